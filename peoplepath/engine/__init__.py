@@ -1,0 +1,1 @@
+"""The per-video engine: decode, detect persons, track, analyse faces."""
