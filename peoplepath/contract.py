@@ -56,11 +56,12 @@ def validate_request(operation: str, params: Any) -> dict[str, Any]:
     shape = service_model().operation_model(operation).input_shape
     if not isinstance(params, dict):
         raise SerializationException("The request body must be a JSON object")
-    _validate(shape, params, "")
+    validate_shape(shape, params)
     return params
 
 
-def _validate(shape: Any, value: Any, path: str) -> None:
+def validate_shape(shape: Any, value: Any, path: str = "") -> None:
+    """Check `value` against a botocore shape (input or output) and its constraints."""
     kind = shape.type_name
     meta = shape.metadata
     where = path or shape.name
@@ -72,13 +73,13 @@ def _validate(shape: Any, value: Any, path: str) -> None:
                 raise InvalidParameterException(f"{_join(path, name)} is required")
         for name, member in shape.members.items():
             if value.get(name) is not None:
-                _validate(member, value[name], _join(path, name))
+                validate_shape(member, value[name], _join(path, name))
     elif kind == "list":
         if not isinstance(value, list):
             raise SerializationException(f"{where} must be a JSON array")
         _check_range(len(value), meta, where, "length")
         for i, item in enumerate(value):
-            _validate(shape.member, item, f"{where}[{i}]")
+            validate_shape(shape.member, item, f"{where}[{i}]")
     elif kind == "string":
         if not isinstance(value, str):
             raise SerializationException(f"{where} must be a string")

@@ -1,0 +1,148 @@
+"""The per-video pipeline: decode -> detect persons -> track -> faces -> records."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .. import contract
+from ..store import DetectionRow
+from ..video import VideoInfo, iter_frames, probe
+from .detector import PersonDetector
+from .faces import FaceAnalyzer
+from .tracker import ByteTracker, postprocess
+from .settings import EngineSettings
+from .types import Face
+
+ProgressFn = Callable[[float], None]
+
+
+@dataclass
+class Timings:
+    """Seconds spent per stage over a run, and the frames analysed."""
+
+    decode: float = 0.0
+    detect: float = 0.0
+    track: float = 0.0
+    faces: float = 0.0
+    frames: int = 0
+
+    @property
+    def total(self) -> float:
+        return self.decode + self.detect + self.track + self.faces
+
+
+@dataclass
+class TrackingResult:
+    info: VideoInfo
+    rows: list[DetectionRow]
+    persons: int
+    timings: Timings
+
+    def video_metadata(self) -> dict[str, Any]:
+        return video_metadata(self.info)
+
+    def persons_records(self) -> list[dict[str, Any]]:
+        """The detections as Rekognition `Persons` elements, in TIMESTAMP order."""
+        return [json.loads(r.record) for r in self.rows]
+
+
+def video_metadata(info: VideoInfo) -> dict[str, Any]:
+    """VideoInfo -> Rekognition VideoMetadata."""
+    return {
+        "Codec": info.codec,
+        "DurationMillis": int(info.duration_ms),
+        "Format": info.format,
+        "FrameRate": float(info.fps),
+        "FrameHeight": int(info.height),
+        "FrameWidth": int(info.width),
+        "ColorRange": info.color_range,
+    }
+
+
+class Pipeline:
+    """Holds the models (loaded once, reused across videos); each `run` makes its own
+    tracker, so runs never share tracking state."""
+
+    def __init__(self, settings: EngineSettings | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self.detector = PersonDetector(score_threshold=self.settings.detector_score_threshold)
+        self.faces = FaceAnalyzer(min_confidence=self.settings.face_min_confidence) if self.settings.faces else None
+
+    def run(self, path: str | Path, progress: ProgressFn | None = None) -> TrackingResult:
+        """Analyse one video. Raises video.VideoError when it cannot be decoded."""
+        info = probe(path)
+        settings = self.settings
+        tracker = ByteTracker(frame_rate=min(info.fps or settings.max_fps, settings.max_fps), **settings.tracker)
+        timings = Timings()
+        timestamps: list[int] = []
+        tracks: dict[int, list[tuple[int, np.ndarray, float]]] = {}
+        faces: dict[tuple[int, int], Face] = {}
+        expected = max(1, int(info.frame_count * min(1.0, settings.max_fps / (info.fps or settings.max_fps))))
+        frames = _timed(iter_frames(path, max_fps=settings.max_fps), timings)
+        for ordinal, frame in enumerate(frames):
+            timestamps.append(frame.timestamp_ms)
+            t0 = time.perf_counter()
+            detections = self.detector.detect(frame.image)
+            t1 = time.perf_counter()
+            tracked = tracker.update(detections)
+            t2 = time.perf_counter()
+            for box in tracked:
+                tracks.setdefault(box.track_id, []).append((ordinal, box.xyxy, box.score))
+            if self.faces is not None and tracked:
+                found = self.faces.analyse(frame.image, np.stack([b.xyxy for b in tracked]))
+                for box, face in zip(tracked, found):
+                    if face is not None:
+                        faces[(box.track_id, ordinal)] = face
+            t3 = time.perf_counter()
+            timings.detect += t1 - t0
+            timings.track += t2 - t1
+            timings.faces += t3 - t2
+            timings.frames += 1
+            if progress is not None and ordinal % 25 == 0:
+                progress(min(0.99, ordinal / expected))
+        if not timestamps:
+            from ..video import VideoError
+
+            raise VideoError("The video has no decodable frames")
+        tracks = postprocess(tracks, min_track_frames=settings.min_track_frames, max_gap_frames=settings.max_gap_frames)
+        rows = _records(tracks, faces, timestamps, info)
+        return TrackingResult(info=info, rows=rows, persons=len(tracks), timings=timings)
+
+
+def _timed(frames: Iterator[Any], timings: Timings) -> Iterator[Any]:
+    while True:
+        t0 = time.perf_counter()
+        frame = next(frames, None)
+        timings.decode += time.perf_counter() - t0
+        if frame is None:
+            return
+        yield frame
+
+
+def _records(
+    tracks: dict[int, list[tuple[int, np.ndarray, float]]],
+    faces: dict[tuple[int, int], Face],
+    timestamps: list[int],
+    info: VideoInfo,
+) -> list[DetectionRow]:
+    """Number persons 0, 1, 2 ... by first appearance and build the stored rows in
+    TIMESTAMP order."""
+    order = sorted(tracks, key=lambda tid: (tracks[tid][0][0], float(tracks[tid][0][1][0])))
+    index_of = {tid: i for i, tid in enumerate(order)}
+    rows: list[DetectionRow] = []
+    for tid, entries in tracks.items():
+        for ordinal, xyxy, score in entries:
+            record = contract.person_detection(
+                timestamps[ordinal], index_of[tid], xyxy, faces.get((tid, ordinal)), info.width, info.height
+            )
+            rows.append(
+                DetectionRow(timestamps[ordinal], index_of[tid], round(float(score) * 100.0, 3), json.dumps(record, separators=(",", ":")))
+            )
+    rows.sort(key=lambda r: (r.timestamp_ms, r.person_index))
+    return rows

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Make .venv from the project's own files (Python 3.11). With --test, also the test
+# dependencies and Debian's chromium for the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), f"PeoplePath needs Python 3.11, found {sys.version.split()[0]}"'
+
+want=requirements.txt
+[ "${1:-}" = "--test" ] && want=requirements-dev.txt
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+stamp=".venv/.installed-$(cat requirements*.txt | sha256sum | cut -c1-16)-$(basename $want .txt)"
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r "$want"
+  # trackeval declares GUI OpenCV and matplotlib but its MOT metrics need neither.
+  .venv/bin/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+  touch "$stamp"
+fi
+
+if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "The browser tests need Debian's chromium at /usr/bin/chromium: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
