@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import multiprocessing
 import queue
 import signal
@@ -37,7 +38,10 @@ class JobRunner(ABC):
 
 
 def _child(*args: Any) -> None:
-    """A job's process: dies with the service (Linux), then runs the job."""
+    """A job's process: out of the terminal's process group (a Ctrl-C or a group signal
+    reaches the service, which then stops its jobs itself), dying with the service
+    (Linux), then running the job."""
+    os.setsid()
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):

@@ -1,0 +1,83 @@
+"""The whole engine on the shared clips: quality against ground truth and speed.
+
+Quality: HOTA / MOTA / IDF1 (TrackEval) of the engine's GetPersonTracking output against
+gt/gt.txt. Speed: analysed frames per second and real-time factor on this machine, the
+time split into decode / detect / track / faces, against a baseline measured in the same
+run: decoding alone.
+
+    python bench/bench_engine.py [--no-faces] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from peoplepath.engine.pipeline import EngineSettings, Pipeline  # noqa: E402
+from peoplepath.metrics import persons_to_mot, score  # noqa: E402
+from peoplepath.video import iter_frames  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+CLIPS = {
+    "PETS09-S2L1": (SHARED / "pets09_s2l1" / "pets09_s2l1_h264.mp4", SHARED / "pets09_s2l1"),
+    "TUD-Stadtmitte": (SHARED / "tud_stadtmitte" / "tud_stadtmitte_h264.mp4", SHARED / "tud_stadtmitte"),
+}
+
+
+def decode_only(path: Path, max_fps: float) -> float:
+    t0 = time.perf_counter()
+    n = sum(1 for _ in iter_frames(path, max_fps=max_fps))
+    return n / (time.perf_counter() - t0)
+
+
+def run_clip(pipeline: Pipeline, name: str, video: Path, gt_dir: Path) -> dict:
+    result = pipeline.run(video)
+    meta = result.video_metadata()
+    rows = persons_to_mot(result.persons_records(), meta["FrameRate"], meta["FrameWidth"], meta["FrameHeight"])
+    quality = score(rows, gt_dir, num_frames=result.info.frame_count)
+    t = result.timings
+    fps = t.frames / t.total
+    return {
+        "clip": name,
+        "HOTA": round(quality["HOTA"], 2),
+        "MOTA": round(quality["MOTA"], 2),
+        "IDF1": round(quality["IDF1"], 2),
+        "IDSW": quality["IDSW"],
+        "FP": quality["FP"],
+        "FN": quality["FN"],
+        "ids": f"{quality['predicted_ids']}/{quality['true_ids']}",
+        "frames": t.frames,
+        "fps": round(fps, 1),
+        "realtime_x": round(result.info.duration_ms / 1000 / t.total, 2),
+        "decode_only_fps": round(decode_only(video, pipeline.settings.max_fps), 1),
+        "ms_per_frame": {k: round(1000 * getattr(t, k) / t.frames, 2) for k in ("decode", "detect", "track", "faces")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-faces", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    pipeline = Pipeline(EngineSettings(faces=not args.no_faces))
+    pipeline.run(CLIPS["TUD-Stadtmitte"][0])  # warm-up: model sessions, caches
+    report = [run_clip(pipeline, name, video, gt) for name, (video, gt) in CLIPS.items()]
+    for r in report:
+        split = ", ".join(f"{k} {v}" for k, v in r["ms_per_frame"].items())
+        print(
+            f"{r['clip']:15s} HOTA {r['HOTA']:5.1f} MOTA {r['MOTA']:5.1f} IDF1 {r['IDF1']:5.1f} IDSW {r['IDSW']:3d} "
+            f"ids {r['ids']:>7s} | {r['fps']:5.1f} frames/s ({r['realtime_x']:.2f}x real time; decode alone "
+            f"{r['decode_only_fps']:.0f} frames/s, engine/decode-only time ratio {r['decode_only_fps'] / r['fps']:.1f}x) "
+            f"ms/frame: {split}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
