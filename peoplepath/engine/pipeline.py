@@ -17,7 +17,7 @@ from .detector import PersonDetector
 from .faces import FaceAnalyzer
 from .tracker import ByteTracker, postprocess
 from .settings import EngineSettings
-from .types import Face
+from .types import Detections, Face
 
 ProgressFn = Callable[[float], None]
 
@@ -78,7 +78,15 @@ class Pipeline:
         """Analyse one video. Raises video.VideoError when it cannot be decoded."""
         info = probe(path)
         settings = self.settings
-        tracker = ByteTracker(frame_rate=min(info.fps or settings.max_fps, settings.max_fps), **settings.tracker)
+        tracker = ByteTracker(
+            high_threshold=settings.track_high_threshold,
+            low_threshold=settings.track_low_threshold,
+            new_track_threshold=settings.track_new_threshold,
+            match_iou=settings.track_match_iou,
+            lost_track_seconds=settings.track_lost_seconds,
+            min_hits=settings.track_min_hits,
+            frame_rate=min(info.fps or settings.max_fps, settings.max_fps),
+        )
         timings = Timings()
         timestamps: list[int] = []
         tracks: dict[int, list[tuple[int, np.ndarray, float]]] = {}
@@ -88,7 +96,7 @@ class Pipeline:
         for ordinal, frame in enumerate(frames):
             timestamps.append(frame.timestamp_ms)
             t0 = time.perf_counter()
-            detections = self.detector.detect(frame.image)
+            detections = scale_widths(self.detector.detect(frame.image), settings.box_width_scale)
             t1 = time.perf_counter()
             tracked = tracker.update(detections)
             t2 = time.perf_counter()
@@ -113,6 +121,16 @@ class Pipeline:
         tracks = postprocess(tracks, min_track_frames=settings.min_track_frames, max_gap_frames=settings.max_gap_frames)
         rows = _records(tracks, faces, timestamps, info)
         return TrackingResult(info=info, rows=rows, persons=len(tracks), timings=timings)
+
+
+def scale_widths(detections: Detections, scale: float) -> Detections:
+    """Boxes narrowed (or widened) by `scale` about their centres."""
+    if scale == 1.0 or not len(detections):
+        return detections
+    xyxy = detections.xyxy.copy()
+    centre, half = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 2] - xyxy[:, 0]) * scale / 2
+    xyxy[:, 0], xyxy[:, 2] = centre - half, centre + half
+    return Detections(xyxy, detections.scores)
 
 
 def _timed(frames: Iterator[Any], timings: Timings) -> Iterator[Any]:
