@@ -1,0 +1,130 @@
+"""PeoplePath dashboard: `streamlit run app.py`. Page layout only; the panels live in
+components/ and the work in the peoplepath core library."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from components import loading
+from components.export import render_export
+from components.people import render_people
+from components.source import JOB, render_source
+from components.status import render_status, render_unfinished
+from components.viewer import FRAME, frame_at_ms, render_viewer
+from peoplepath import client as api
+from peoplepath import contract
+from peoplepath.video import VideoError
+
+HINTS = {
+    "ResourceNotFoundException": "No job with this JobId on this endpoint.",
+    "AccessDeniedException": "The endpoint refused these credentials.",
+    "ThrottlingException": "The endpoint is still throttling after retries; try again in a moment.",
+    "ProvisionedThroughputExceededException": "The endpoint is still throttling after retries; try again in a moment.",
+    "EndpointConnectionError": "No endpoint answered; check the endpoint settings in the sidebar.",
+    "ConnectTimeoutError": "No endpoint answered in time; check the endpoint settings in the sidebar.",
+    "NoCredentialsError": "No AWS credentials found: set a profile or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.",
+    "NoRegionError": "No AWS region set: pick one in the sidebar or set AWS_REGION.",
+}
+
+st.set_page_config(page_title="PeoplePath", page_icon=":material/directions_walk:", layout="wide")
+st.markdown(
+    "<style>.block-container{padding-top:2.2rem;padding-bottom:1rem}"
+    "[data-testid='stMetricValue']{font-size:1.5rem}</style>",
+    unsafe_allow_html=True,
+)
+st.session_state.setdefault("job_id", st.query_params.get("job_id", ""))
+st.session_state.setdefault("link_t", st.query_params.get("t"))
+
+
+def show_call_error(exc: api.ClientCallError) -> None:
+    hint = HINTS.get(exc.code, "")
+    st.error(f"**{exc.code}**: {exc.message}" + (f"\n\n{hint}" if hint else ""))
+
+
+@st.fragment(run_every=2)
+def poll(endpoint: loading.Endpoint, job_id: str) -> None:
+    """Refresh a running job's status until it finishes, then reload the page."""
+    try:
+        job = loading.job_status(endpoint, job_id)
+    except api.ClientCallError as exc:
+        show_call_error(exc)
+        return
+    if job.job_status != "IN_PROGRESS":
+        st.rerun()
+    st.caption(f"Still IN_PROGRESS at {time.strftime('%H:%M:%S')}")
+
+
+def load(source) -> loading.JobData | None:
+    """The results the sidebar points at, or a message saying why there are none."""
+    try:
+        if source.kind == JOB:
+            if not source.job_id:
+                st.markdown("## PeoplePath\nEnter a **JobId** in the sidebar, open an **archived file**, or "
+                            "**start a job**. Links of the form `?job_id=<JobId>&t=<ms>` open a job at a moment.")
+                return None
+            if not contract.is_valid_job_id(source.job_id):
+                return None  # the sidebar already says why
+            return loading.fetch(source.endpoint, source.job_id)
+        if source.archive is None:
+            st.info("Upload or point at a GetPersonTracking JSON file (or a MOTChallenge txt file) in the sidebar.")
+            return None
+        if source.archive_name.lower().endswith(".txt"):
+            if source.video is None:
+                st.info("A MOTChallenge file is timed in frames: supply its video in the sidebar.")
+                return None
+            info = loading.reader_for(source.video).info
+            return loading.load_mot(source.archive, info.width, info.height, info.fps, info.duration_ms)
+        return loading.load_archive(source.archive)
+    except loading.NotFinished as exc:
+        render_unfinished(exc.job, key="status")
+        if exc.job.job_status == "IN_PROGRESS":
+            poll(source.endpoint, source.job_id)
+    except api.ClientCallError as exc:
+        show_call_error(exc)
+    except (api.ArchiveError, ValueError) as exc:
+        st.error(f"These results cannot be read: {exc}")
+    except VideoError as exc:
+        st.error(f"The video cannot be read: {exc}")
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        st.error(f"The local PeoplePath service is not available: {exc}")
+    return None
+
+
+with st.sidebar:
+    st.markdown("## :material/directions_walk: PeoplePath")
+    source = render_source(key="source")
+
+data = load(source)
+if data is None:
+    st.stop()
+
+render_status(data, key="status")
+try:
+    video_path, video_note = loading.video_for_job(data, source.endpoint, source.video)
+except api.ClientCallError as exc:
+    video_path, video_note = None, f"The job's video could not be downloaded: {exc.code}: {exc.message}"
+reader, warnings = loading.open_frames(data, video_path)
+for warning in warnings:
+    st.warning(warning)
+st.caption(video_note + (" · drawing on blank frames" if video_path is None else ""))
+
+# A new job or video starts at the deep link's time (once), else at the start.
+loaded = f"{data.cache_key}|{video_path}"
+if st.session_state.get("loaded") != loaded:
+    st.session_state["loaded"] = loaded
+    link_t = st.session_state.pop("link_t", None)
+    try:
+        start_ms = int(float(link_t)) if link_t is not None else 0
+    except ValueError:
+        st.warning(f"Ignoring the link's time t={link_t!r}: it must be milliseconds")
+        start_ms = 0
+    st.session_state[FRAME] = frame_at_ms(reader, start_ms)
+
+t_ms = render_viewer(data, reader, key="viewer")
+people_tab, export_tab = st.tabs(["People", "Export"])
+with people_tab:
+    render_people(data, reader, key="people", video_key=str(video_path))
+with export_tab:
+    render_export(data, reader, key="export", t_ms=t_ms or 0)

@@ -1,0 +1,1 @@
+"""The dashboard's panels: one file each, `render_x(data, *, key) -> selection`."""

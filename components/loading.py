@@ -1,0 +1,251 @@
+"""Getting a job's results and its video into the page: cached per JobId / file, with
+every failure turned into a message instead of a traceback."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from peoplepath import client as api
+from peoplepath import contract, results
+from peoplepath.engine.types import Frame
+from peoplepath.video import FrameReader, VideoError, VideoInfo
+
+EMBEDDED, BOTO, CUSTOM = "Local PeoplePath service", "boto3 settings (AWS or AWS_ENDPOINT_URL)", "Custom endpoint URL"
+ENDPOINT_MODES = (EMBEDDED, BOTO, CUSTOM)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the API is: the embedded local service, boto3's own settings, or a URL."""
+
+    mode: str = EMBEDDED
+    url: str = ""
+    profile: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class JobData:
+    """A loaded job: its metadata (JobResult without the Persons list, which lives on as
+    the table), the detections table and what the panels derive from it."""
+
+    job: api.JobResult
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    segments: pd.DataFrame
+    per_second: pd.DataFrame
+    source: str  # "api" or "archive"
+    cache_key: str  # names these results (JobId, or a digest of the archive)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.job.video_metadata or {}
+
+
+def default_endpoint_mode() -> str:
+    if _env_url():
+        return BOTO
+    return EMBEDDED
+
+
+def data_dir() -> Path:
+    """The local service's data folder (its `buckets/` hold the videos)."""
+    from peoplepath.service.config import DEFAULT_DATA_DIR
+
+    return Path(os.environ.get("PEOPLEPATH_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+
+
+@st.cache_resource(show_spinner="Starting the local PeoplePath service...")
+def _embedded_url() -> str:
+    from peoplepath.service.embedded import ensure_local_service
+
+    return ensure_local_service(data_dir())
+
+
+def get_client(endpoint: Endpoint) -> Any:
+    """A boto3 client for `endpoint`: the embedded local service, a custom URL, or
+    boto3's own settings (AWS_ENDPOINT_URL_REKOGNITION / AWS_ENDPOINT_URL, or AWS)."""
+    if endpoint.mode == EMBEDDED:
+        url: str | None = _embedded_url()
+    elif endpoint.mode == CUSTOM:
+        if not endpoint.url.strip():
+            raise api.ClientCallError("NoEndpoint", "Enter an endpoint URL, or pick another source of results")
+        url = endpoint.url.strip()
+    else:
+        url = _env_url() or None
+    return _client(url, endpoint.profile or None, endpoint.region or None)
+
+
+def _env_url() -> str:
+    return os.environ.get("AWS_ENDPOINT_URL_REKOGNITION") or os.environ.get("AWS_ENDPOINT_URL") or ""
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _client(url: str | None, profile: str | None, region: str | None) -> Any:
+    """One client per setting (boto3 clients are thread-safe)."""
+    return api.make_client(url, profile_name=profile, region_name=region)
+
+
+def _derive(job: api.JobResult, table: pd.DataFrame, source: str, cache_key: str) -> JobData:
+    return JobData(
+        job=replace(job, persons=[]),
+        table=table,
+        summary=results.person_summary(table),
+        segments=results.segments(table),
+        per_second=results.detections_per_second(table),
+        source=source,
+        cache_key=cache_key,
+    )
+
+
+class NotFinished(Exception):
+    """The job is not SUCCEEDED: nothing to cache yet (or ever, when FAILED)."""
+
+    def __init__(self, job: api.JobResult) -> None:
+        super().__init__(job.job_status)
+        self.job = job
+
+
+def fetch(endpoint: Endpoint, job_id: str) -> JobData:
+    """All pages of a SUCCEEDED job, cached per endpoint and JobId. Raises NotFinished
+    for IN_PROGRESS / FAILED jobs (exceptions are not cached) and ClientCallError."""
+    return _fetch(endpoint, _env_url() if endpoint.mode == BOTO else "", job_id)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _fetch(endpoint: Endpoint, env_url: str, job_id: str) -> JobData:
+    bar = st.progress(0.0, text=f"Fetching the results of {job_id}...")
+
+    def progress(n: int) -> None:
+        bar.progress(min(0.95, 1 - 1 / (1 + n / 5000)), text=f"Fetched {n:,} detections...")
+
+    try:
+        job = api.fetch_job(get_client(endpoint), job_id, progress=progress)
+    finally:
+        bar.empty()
+    if job.job_status != "SUCCEEDED":
+        raise NotFinished(job)
+    return _derive(job, results.table_from_job(job), "api", f"api:{job_id}")
+
+
+def job_status(endpoint: Endpoint, job_id: str) -> api.JobResult:
+    """The job's status and metadata, one small uncached call (for polling)."""
+    return api.fetch_job(get_client(endpoint), job_id, page_size=1)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the archived results...")
+def load_archive(content: bytes) -> JobData:
+    """An archived GetPersonTracking JSON document (raises ArchiveError / ValueError)."""
+    job = api.load_archive(content)
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    return _derive(job, results.table_from_job(job), "archive", f"archive:{digest}")
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the MOTChallenge file...")
+def load_mot(content: bytes, width: int, height: int, fps: float, duration_ms: int) -> JobData:
+    """Another tracker's MOTChallenge results, timed and sized by their video."""
+    job = api.load_mot(content, width=width, height=height, fps=fps, duration_ms=duration_ms)
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    return _derive(job, results.table_from_job(job), "archive", f"mot:{digest}")
+
+
+# ------------------------------------------------------------------------------ video
+class BlankFrames:
+    """Frames for a job without a video: dark frames at the VideoMetadata size and
+    rate, so the detections can still be drawn and scrubbed."""
+
+    def __init__(self, meta: dict[str, Any], table: pd.DataFrame) -> None:
+        fps = float(meta.get("FrameRate") or 0) or 25.0
+        last = int(table["timestamp_ms"].max()) if len(table) else 0
+        duration = int(meta.get("DurationMillis") or 0) or last + 1
+        n = max(contract.ms_to_frame(max(duration - 1, last), fps) + 1, 1)
+        width, height = int(meta.get("FrameWidth") or 1280), int(meta.get("FrameHeight") or 720)
+        self.info = VideoInfo("none", "none", duration, fps, width, height, "LIMITED", n)
+        self.timestamps_ms = np.array([contract.frame_to_ms(i, fps) for i in range(n)], dtype=np.int64)
+        self._image = np.full((height, width, 3), 32, np.uint8)
+        self._image.setflags(write=False)
+
+    def frame_at_index(self, index: int) -> Frame:
+        if not 0 <= index < len(self.timestamps_ms):
+            raise IndexError(f"frame {index} is outside 0..{len(self.timestamps_ms) - 1}")
+        return Frame(index, int(self.timestamps_ms[index]), self._image)
+
+    def frame_at_ms(self, ms: float) -> Frame:
+        i = int(np.searchsorted(self.timestamps_ms, ms, side="right")) - 1
+        return self.frame_at_index(min(max(i, 0), len(self.timestamps_ms) - 1))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening the video...")
+def open_reader(path: str, mtime_ns: int) -> FrameReader:
+    """One FrameReader per video file (thread-safe, never mutated by the page)."""
+    return FrameReader(path, cache_bytes=192 * 2**20)
+
+
+def reader_for(path: Path) -> FrameReader:
+    return open_reader(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+def save_upload(name: str, content: bytes) -> Path:
+    """An uploaded video on disk (FrameReader reads files), named by its content."""
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "peoplepath-uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}{Path(name).suffix or '.mp4'}"
+    if not path.exists():
+        path.write_bytes(content)
+    return path
+
+
+def video_for_job(data: JobData, endpoint: Endpoint, supplied: Path | None) -> tuple[Path | None, str]:
+    """The job's video: the one the user supplied, else the job's own from the local
+    bucket folder, else (AWS settings) downloaded from S3. Returns (path, note)."""
+    if supplied is not None:
+        return supplied, f"Video: {supplied.name} (supplied)"
+    local = api.local_video_path(data.job, data_dir())
+    if local is not None:
+        return local, f"Video: {local.name} (local bucket)"
+    s3 = data.job.s3_object
+    if s3 and data.source == "api" and endpoint.mode == BOTO:
+        cache = Path(tempfile.gettempdir()) / "peoplepath-s3"
+        path = api.download_video(data.job, cache)
+        return path, f"Video: s3://{s3['Bucket']}/{s3['Name']} (downloaded)"
+    if s3:
+        return None, (f"The job's video s3://{s3['Bucket']}/{s3['Name']} is not in {data_dir() / 'buckets'}: "
+                      "supply it to see the frames")
+    return None, "No video: supply one to see the frames"
+
+
+def metadata_warnings(meta: dict[str, Any], info: VideoInfo) -> list[str]:
+    """Where the video disagrees with the job's VideoMetadata."""
+    out = []
+    w, h = meta.get("FrameWidth"), meta.get("FrameHeight")
+    if w and h and (w, h) != (info.width, info.height):
+        out.append(f"frame size {info.width}x{info.height} but the job says {w}x{h}")
+    fps = meta.get("FrameRate")
+    if fps and abs(float(fps) - info.fps) > 0.01 * float(fps):
+        out.append(f"{info.fps:.3f} fps but the job says {float(fps):.3f}")
+    dur = meta.get("DurationMillis")
+    if dur and info.fps and abs(int(dur) - info.duration_ms) > max(1000.0 / info.fps * 1.5, 0.01 * int(dur)):
+        out.append(f"{info.duration_ms / 1000:.2f} s long but the job says {int(dur) / 1000:.2f} s")
+    return out
+
+
+def open_frames(data: JobData, path: Path | None) -> tuple[Any, list[str]]:
+    """A FrameReader for `path` (or BlankFrames) and the warnings to show."""
+    if path is None:
+        return BlankFrames(data.meta, data.table), []
+    try:
+        reader = reader_for(path)
+    except (VideoError, OSError) as exc:
+        return BlankFrames(data.meta, data.table), [f"The video cannot be read ({exc}); drawing on blank frames"]
+    notes = metadata_warnings(data.meta, reader.info)
+    return reader, ([f"The video does not match the job's VideoMetadata: {'; '.join(notes)}"] if notes else [])

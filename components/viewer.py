@@ -1,0 +1,149 @@
+"""The frame viewer: the exact frame of the chosen time with the detections drawn on it,
+scrubbing controls, and the timeline above it. It runs as a Streamlit fragment, so
+scrubbing reruns only this part of the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import streamlit as st
+
+from peoplepath import overlay, results
+
+from .loading import JobData
+from .timeline import new_click, render_timeline
+
+FRAME = "frame"  # session key of the current frame index (the slider's key)
+TABLE_COLUMNS = {
+    "index": "Index", "has_box": "Box", "x1": "x1", "y1": "y1", "x2": "x2", "y2": "y2", "has_face": "Face",
+    "face_confidence": "Face conf.", "pose_yaw": "Yaw", "pose_pitch": "Pitch", "pose_roll": "Roll",
+    "brightness": "Brightness", "sharpness": "Sharpness",
+}
+
+
+def det_frames(data: JobData, reader: Any) -> np.ndarray:
+    """The video frame of every detection (the last frame not after its Timestamp)."""
+    return results.frames_from_timestamps(data.table["timestamp_ms"].to_numpy(), reader.timestamps_ms)
+
+
+def frame_at_ms(reader: Any, ms: float) -> int:
+    times = reader.timestamps_ms
+    return int(min(max(np.searchsorted(times, ms, side="right") - 1, 0), len(times) - 1))
+
+
+def _set_frame(n_frames: int, value: int) -> None:
+    st.session_state[FRAME] = int(min(max(value, 0), n_frames - 1))
+
+
+def _step(n_frames: int, delta: int) -> None:
+    _set_frame(n_frames, st.session_state.get(FRAME, 0) + delta)
+
+
+def _next_detection(frames: np.ndarray, n_frames: int, forward: bool) -> None:
+    cur = st.session_state.get(FRAME, 0)
+    if forward:
+        i = np.searchsorted(frames, cur, side="right")
+        target = frames[i] if i < len(frames) else cur
+    else:
+        i = np.searchsorted(frames, cur, side="left") - 1
+        target = frames[i] if i >= 0 else cur
+    _set_frame(n_frames, int(target))
+
+
+@st.fragment
+def render_viewer(data: JobData, reader: Any, *, key: str) -> int:
+    """The frame with its detections, the scrubbing controls (slider, previous/next
+    frame and detection, a person's first/last appearance; arrow keys and Shift+arrow
+    keys too), the person filter, overlay toggles and the timeline. Returns the
+    current time in ms."""
+    n = len(reader.timestamps_ms)
+    st.session_state.setdefault(FRAME, 0)
+    st.session_state[FRAME] = int(min(max(st.session_state[FRAME], 0), n - 1))
+    people = data.summary["index"].tolist()
+    st.session_state.setdefault(f"{key}_persons", [])
+    for name, default in (("boxes", True), ("faces", True), ("landmarks", True), ("trails", False)):
+        st.session_state.setdefault(f"{key}_{name}", default)
+
+    left, right = st.columns([3, 1.15], gap="medium")
+    timeline_box = st.container()
+    with right:
+        chosen = st.multiselect("Persons", people, key=f"{key}_persons", placeholder="All persons",
+                                format_func=lambda i: f"#{i}")
+        boxes = st.toggle("Person boxes", key=f"{key}_boxes")
+        faces = st.toggle("Face boxes", key=f"{key}_faces")
+        landmarks = st.toggle("Face landmarks", key=f"{key}_landmarks")
+        trails = st.toggle("Recent paths", key=f"{key}_trails")
+        jump_box = st.container()
+    persons = chosen or None
+    table = data.table if persons is None else data.table[data.table["index"].isin(persons)]
+    frames_all = det_frames(data, reader)
+    frames = frames_all if persons is None else frames_all[data.table["index"].isin(persons).to_numpy()]
+    det_unique = np.unique(frames)
+
+    clicked = new_click(f"{key}_timeline")  # a click on the timeline moves the frame before it is drawn
+    if clicked is not None:
+        _set_frame(n, frame_at_ms(reader, clicked))
+
+    with left:
+        controls = st.columns(4)
+        buttons = (  # key, label, icon, help, shortcut, callback, args
+            ("prev_det", "Prev", ":material/skip_previous:", "Previous frame with a detection", "Shift+Left",
+             _next_detection, (det_unique, n, False)),
+            ("prev", "-1", ":material/chevron_left:", "Previous frame", "Left", _step, (n, -1)),
+            ("next", "+1", ":material/chevron_right:", "Next frame", "Right", _step, (n, 1)),
+            ("next_det", "Next", ":material/skip_next:", "Next frame with a detection", "Shift+Right",
+             _next_detection, (det_unique, n, True)),
+        )
+        for col, (name, label, icon, tip, shortcut, callback, args) in zip(controls, buttons):
+            col.button(label, key=f"{key}_{name}", icon=icon, help=tip, shortcut=shortcut, on_click=callback,
+                       args=args, width="stretch", icon_position="right" if name.startswith("next") else "left")
+        st.slider("Frame", 0, n - 1, key=FRAME, label_visibility="collapsed")
+        index = st.session_state[FRAME]
+        frame = reader.frame_at_index(index)
+        lo, hi = np.searchsorted(frames, index, "left"), np.searchsorted(frames, index, "right")
+        rows = table.iloc[lo:hi]  # frames run in the table's (time) order, filtered or not
+        view = overlay.View(rows, table, frame.timestamp_ms)
+        image = overlay.render(frame.image, view, overlay.annotators(boxes=boxes, faces=faces, landmarks=landmarks, trails=trails))
+        st.image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), output_format="JPEG", width="stretch",
+                 caption=f"frame {index} of {n - 1} · {frame.timestamp_ms / 1000:.3f} s · {len(rows)} detection(s)")
+
+        shown = rows[[c for c in TABLE_COLUMNS if c in rows]].rename(columns=TABLE_COLUMNS)
+        st.dataframe(shown, hide_index=True, height=min(38 + 35 * max(len(shown), 1), 320),
+                     column_config={c: st.column_config.NumberColumn(format="%.1f") for c in
+                                    ("x1", "y1", "x2", "y2", "Face conf.", "Yaw", "Pitch", "Roll", "Brightness", "Sharpness")})
+    with jump_box:
+        _jump_controls(data, reader, n, people, key=key)
+    with right:
+        st.markdown(f"**{frame.timestamp_ms:,} ms** · frame **{index}** of {n - 1}")
+        st.caption("Boxes: person (colour per Index) · white: face · dots: eyes (cyan), nose (yellow), mouth (magenta)")
+    with timeline_box:  # drawn last, so the frame reaches the browser first
+        render_timeline(data, frame.timestamp_ms, key=f"{key}_timeline", persons=persons)
+    _sync_link(data, frame.timestamp_ms)
+    return frame.timestamp_ms
+
+
+def _jump_controls(data: JobData, reader: Any, n: int, people: list[int], *, key: str) -> None:
+    """Jump to a person's first or last appearance."""
+    if not people:
+        return
+    summary = data.summary.set_index("index")
+    person = st.selectbox("Jump to a person", people, key=f"{key}_jump_person", format_func=lambda i: f"Person #{i}")
+    first, last = int(summary.at[person, "first_ms"]), int(summary.at[person, "last_ms"])
+    cols = st.columns(2)
+    cols[0].button("First", key=f"{key}_first", on_click=_set_frame, args=(n, frame_at_ms(reader, first)),
+                   help=f"#{person} first seen at {first / 1000:.3f} s", width="stretch", icon=":material/first_page:")
+    cols[1].button("Last", key=f"{key}_last", on_click=_set_frame, args=(n, frame_at_ms(reader, last)),
+                   help=f"#{person} last seen at {last / 1000:.3f} s", width="stretch", icon=":material/last_page:")
+
+
+def _sync_link(data: JobData, t_ms: int) -> None:
+    """Keep `?job_id=...&t=...` in the URL following the current job and time."""
+    if data.source == "api" and data.job.job_id:
+        if st.query_params.get("job_id") != data.job.job_id:
+            st.query_params["job_id"] = data.job.job_id
+    elif "job_id" in st.query_params:
+        del st.query_params["job_id"]  # archived results: the link carries only the time
+    if st.query_params.get("t") != str(t_ms):
+        st.query_params["t"] = str(t_ms)

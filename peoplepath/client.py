@@ -1,0 +1,339 @@
+"""The client side of the API: boto3 paging through GetPersonTracking on any endpoint
+(AWS, the local PeoplePath service, any compatible server), StartPersonTracking, and
+archived results (JSON as AWS returned it) entering through the same `JobResult`."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from itertools import repeat
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import contract
+
+# Keys a local endpoint accepts when none are configured (it may accept any key).
+_LOCAL_KEY = "peoplepath-local"
+
+
+class ClientCallError(Exception):
+    """A failed API call, carrying the AWS error code and its message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class InvalidJobIdError(ClientCallError):
+    """The JobId breaks the contract's pattern; no call was made."""
+
+    def __init__(self, job_id: Any) -> None:
+        super().__init__(
+            "InvalidParameterException",
+            f"JobId {job_id!r} is not valid: it must be 1-64 characters of letters, digits, '-' and '_'",
+        )
+
+
+class ArchiveError(ValueError):
+    """An archived results file that is not a GetPersonTracking response."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """Everything GetPersonTracking said about one job, pages merged in order."""
+
+    job_id: str | None
+    job_status: str
+    status_message: str | None = None
+    video_metadata: dict[str, Any] = field(default_factory=dict)
+    video: dict[str, Any] | None = None
+    job_tag: str | None = None
+    persons: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+
+    @property
+    def s3_object(self) -> dict[str, Any] | None:
+        """The job's `Video.S3Object` ({"Bucket", "Name", "Version"?}) when known."""
+        return (self.video or {}).get("S3Object")
+
+    def to_response(self) -> dict[str, Any]:
+        """One merged GetPersonTracking response (as the AWS CLI prints it)."""
+        out: dict[str, Any] = {"JobStatus": self.job_status}
+        if self.status_message:
+            out["StatusMessage"] = self.status_message
+        if self.video_metadata:
+            out["VideoMetadata"] = self.video_metadata
+        out["Persons"] = self.persons
+        if self.job_id:
+            out["JobId"] = self.job_id
+        if self.video:
+            out["Video"] = self.video
+        if self.job_tag:
+            out["JobTag"] = self.job_tag
+        return out
+
+
+# ------------------------------------------------------------------------------ client
+def make_client(
+    endpoint_url: str | None = None,
+    *,
+    profile_name: str | None = None,
+    region_name: str | None = None,
+    max_attempts: int = 5,
+    **boto_kwargs: Any,
+) -> Any:
+    """A boto3 "rekognition" client with boto3's standard settings.
+
+    The endpoint comes from `endpoint_url`, else `AWS_ENDPOINT_URL_REKOGNITION` /
+    `AWS_ENDPOINT_URL` (boto3 reads them); profile and region from the arguments or the
+    usual environment and config files (region defaults to us-east-1). Retries use
+    botocore's "standard" mode. A custom endpoint with no credentials configured gets a
+    placeholder key, which the local service accepts.
+    """
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(profile_name=profile_name, region_name=region_name)
+    config = Config(retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=60)
+    kwargs: dict[str, Any] = {"region_name": session.region_name or "us-east-1", "config": config}
+    custom = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_REKOGNITION") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+    if custom and session.get_credentials() is None and "aws_access_key_id" not in boto_kwargs:
+        kwargs.update(aws_access_key_id=_LOCAL_KEY, aws_secret_access_key=_LOCAL_KEY)
+    kwargs.update(boto_kwargs)
+    return session.client(contract.SERVICE_NAME, **kwargs)
+
+
+def _call(method: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]:
+    """Run one API call, turning every botocore failure into ClientCallError."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return method(**params)
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise ClientCallError(err.get("Code") or "ClientError", err.get("Message") or str(exc)) from exc
+    except BotoCoreError as exc:
+        raise ClientCallError(type(exc).__name__, str(exc)) from exc
+
+
+def fetch_job(
+    client: Any,
+    job_id: str,
+    *,
+    page_size: int = contract.MAX_RESULTS_CAP,
+    sort_by: str = contract.SORT_TIMESTAMP,
+    progress: Callable[[int], None] | None = None,
+) -> JobResult:
+    """Page through GetPersonTracking to the end. `progress(n)` gets the number of
+    detections fetched so far after every page. A job still IN_PROGRESS or FAILED comes
+    back with its status and no detections."""
+    if not contract.is_valid_job_id(job_id):
+        raise InvalidJobIdError(job_id)
+    if not 1 <= page_size <= contract.MAX_RESULTS_CAP:
+        raise ValueError(f"page_size must be 1..{contract.MAX_RESULTS_CAP}; got {page_size}")
+    params: dict[str, Any] = {"JobId": job_id, "MaxResults": page_size, "SortBy": sort_by}
+    pages: list[dict[str, Any]] = []
+    persons: list[dict[str, Any]] = []
+    while True:
+        page = _call(client.get_person_tracking, **params)
+        pages.append(page)
+        if page.get("JobStatus") != "SUCCEEDED":
+            break
+        persons.extend(page.get("Persons") or [])
+        if progress is not None:
+            progress(len(persons))
+        token = page.get("NextToken")
+        if not token:
+            break
+        params["NextToken"] = token
+    return _merge(pages, persons, default_job_id=job_id)
+
+
+def start_job(
+    client: Any,
+    bucket: str,
+    name: str,
+    *,
+    version: str | None = None,
+    client_request_token: str | None = None,
+    job_tag: str | None = None,
+    notification_channel: Mapping[str, str] | None = None,
+) -> str:
+    """StartPersonTracking on `s3://bucket/name`; returns the JobId."""
+    s3: dict[str, Any] = {"Bucket": bucket, "Name": name}
+    if version:
+        s3["Version"] = version
+    params: dict[str, Any] = {"Video": {"S3Object": s3}}
+    if client_request_token:
+        params["ClientRequestToken"] = client_request_token
+    if job_tag:
+        params["JobTag"] = job_tag
+    if notification_channel:
+        params["NotificationChannel"] = dict(notification_channel)
+    return _call(client.start_person_tracking, **params)["JobId"]
+
+
+# ----------------------------------------------------------------------------- archives
+def load_archive(source: str | Path | bytes | Any) -> JobResult:
+    """Read archived results: one GetPersonTracking response, a JSON list of pages, or
+    AWS CLI output (one merged response). `source` is a path, bytes/str of JSON text,
+    a binary file object (such as an upload), or already-parsed JSON (dict or list).
+    The records themselves are checked when the results table is built from them."""
+    doc = _read_json(source)
+    pages = doc if isinstance(doc, list) else [doc]
+    if not pages:
+        raise ArchiveError("The file holds an empty list: no GetPersonTracking pages")
+    persons: list[dict[str, Any]] = []
+    for i, page in enumerate(pages):
+        if not isinstance(page, dict):
+            raise ArchiveError(f"Page {i + 1} is a {type(page).__name__}, not a GetPersonTracking response object")
+        if "Persons" not in page and "JobStatus" not in page:
+            raise ArchiveError(f"Page {i + 1} has neither 'Persons' nor 'JobStatus': not a GetPersonTracking response")
+        page_persons = page.get("Persons") or []
+        if not isinstance(page_persons, list):
+            raise ArchiveError(f"Page {i + 1}: 'Persons' must be a list")
+        if not all(map(isinstance, page_persons, repeat(dict))):
+            raise ArchiveError(f"Page {i + 1}: every element of 'Persons' must be a PersonDetection object")
+        persons.extend(page_persons)
+    return _merge(pages, persons, default_job_id=None, default_status="SUCCEEDED")
+
+
+def load_mot(source: str | Path | bytes | Any, *, width: int, height: int, fps: float,
+             duration_ms: int | None = None) -> JobResult:
+    """Results of another tracker in MOTChallenge format (`frame,id,left,top,width,
+    height,...`, frame 1-based, pixel boxes) as a JobResult, timed by the video's `fps`
+    and sized by its frame (so it needs the video). Rows with a negative id are
+    detections without a track and are left out."""
+    if width <= 0 or height <= 0 or fps <= 0:
+        raise ArchiveError("A MOTChallenge file needs the video's frame size and frame rate")
+    text = _read_text(source)
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.replace(" ", "").split(",")
+        try:
+            frame, ident, left, top, w, h = int(float(parts[0])), int(float(parts[1])), *map(float, parts[2:6])
+        except (ValueError, IndexError):
+            raise ArchiveError(f"Line {n} is not MOTChallenge 'frame,id,left,top,width,height,...': {line[:80]!r}") from None
+        if frame < 1:
+            raise ArchiveError(f"Line {n}: MOTChallenge frames start at 1; got {frame}")
+        if ident >= 0:
+            rows.append((frame, ident, left, top, w, h))
+    if not rows:
+        raise ArchiveError("The MOTChallenge file has no tracked boxes")
+    ids = sorted({r[1] for r in rows})
+    index_of = {ident: i for i, ident in enumerate(ids)}  # Index counts from 0
+    rows.sort(key=lambda r: (r[0], index_of[r[1]]))
+    persons = [
+        contract.person_detection(contract.frame_to_ms(f - 1, fps), index_of[i], (x, y, x + w, y + h), None, width, height)
+        for f, i, x, y, w, h in rows
+    ]
+    last_frame = max(r[0] for r in rows)
+    meta = {"FrameRate": float(fps), "FrameWidth": int(width), "FrameHeight": int(height),
+            "DurationMillis": int(duration_ms or contract.frame_to_ms(last_frame, fps))}
+    return JobResult(job_id=None, job_status="SUCCEEDED", video_metadata=meta, persons=persons, pages=1)
+
+
+def _read_text(source: Any) -> str:
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and "," not in source):
+        path = Path(source)
+        if not path.is_file():
+            raise ArchiveError(f"No such file: {path}")
+        source = path.read_bytes()
+    elif hasattr(source, "getvalue"):
+        source = source.getvalue()
+    elif hasattr(source, "read"):
+        source = source.read()
+    if isinstance(source, (bytes, bytearray)):
+        try:
+            return bytes(source).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ArchiveError(f"Not a text file: {exc}") from exc
+    if isinstance(source, str):
+        return source
+    raise ArchiveError(f"Cannot read a MOTChallenge file from a {type(source).__name__}")
+
+
+def _read_json(source: Any) -> Any:
+    if isinstance(source, (dict, list)):
+        return source
+    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))):
+        path = Path(source)
+        if not path.is_file():
+            raise ArchiveError(f"No such file: {path}")
+        text: Any = path.read_bytes()
+    elif isinstance(source, (bytes, bytearray, str)):
+        text = source
+    elif hasattr(source, "getvalue"):
+        text = source.getvalue()
+    elif hasattr(source, "read"):
+        text = source.read()
+    else:
+        raise ArchiveError(f"Cannot read results from a {type(source).__name__}")
+    try:
+        return json.load(io.BytesIO(text)) if isinstance(text, (bytes, bytearray)) else json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArchiveError(f"Not a JSON document: {exc}") from exc
+
+
+def _merge(
+    pages: list[dict[str, Any]],
+    persons: list[dict[str, Any]],
+    *,
+    default_job_id: str | None,
+    default_status: str = "IN_PROGRESS",
+) -> JobResult:
+    def first(key: str) -> Any:
+        return next((p[key] for p in pages if p.get(key)), None)
+
+    status = pages[-1].get("JobStatus") or first("JobStatus") or default_status
+    if status not in contract.JOB_STATUSES:
+        raise ArchiveError(f"JobStatus must be one of {', '.join(contract.JOB_STATUSES)}; got {status!r}")
+    return JobResult(
+        job_id=first("JobId") or default_job_id,
+        job_status=status,
+        status_message=first("StatusMessage"),
+        video_metadata=dict(first("VideoMetadata") or {}),
+        video=first("Video"),
+        job_tag=first("JobTag"),
+        persons=persons,
+        pages=len(pages),
+    )
+
+
+# -------------------------------------------------------------------------------- video
+def local_video_path(job: JobResult, data_dir: str | Path | None) -> Path | None:
+    """The job's video in the local service's bucket folder (`DIR/buckets/<Bucket>/<Name>`)
+    when that file exists."""
+    s3 = job.s3_object
+    if not s3 or data_dir is None:
+        return None
+    path = Path(data_dir) / "buckets" / s3["Bucket"] / s3["Name"]
+    return path if path.is_file() else None
+
+
+def download_video(job: JobResult, dest_dir: str | Path, *, s3_client: Any | None = None) -> Path:
+    """Download the job's `Video.S3Object` through boto3's S3 client into `dest_dir`
+    (once: an existing file is reused)."""
+    s3 = job.s3_object
+    if not s3:
+        raise ClientCallError("InvalidS3ObjectException", "The job names no S3 video")
+    dest = Path(dest_dir) / s3["Bucket"] / (s3.get("Version") or "latest") / s3["Name"]
+    if dest.is_file():
+        return dest
+    if s3_client is None:
+        import boto3
+
+        s3_client = boto3.client("s3")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    extra = {"VersionId": s3["Version"]} if s3.get("Version") else None
+    tmp = dest.with_name(dest.name + ".part")
+    _call(s3_client.download_file, Bucket=s3["Bucket"], Key=s3["Name"], Filename=str(tmp), ExtraArgs=extra)
+    tmp.replace(dest)
+    return dest

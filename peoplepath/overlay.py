@@ -1,0 +1,230 @@
+"""Drawing detections on frames: person boxes (a stable colour per Index, labelled), face
+boxes, landmarks and recent path trails.
+
+Each drawing style is a small class behind a one-method base (`Annotator.draw_on`);
+`render` copies the frame once and runs the annotators on the copy, so the caller's
+array is never changed. Boxes are drawn from the table's ratio columns scaled to the
+image, and trails are computed from the table for the current time (no state carried
+between frames), so jumping anywhere in time draws the right thing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+
+
+# Distinct BGR colours (Tableau 20 order, colour-blind friendlier first).
+_PALETTE = (
+    (180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
+    (75, 86, 140), (194, 119, 227), (34, 189, 188), (207, 190, 23), (127, 127, 127),
+    (232, 199, 174), (120, 187, 255), (138, 223, 152), (150, 152, 255), (213, 176, 197),
+    (148, 156, 196), (210, 182, 247), (141, 219, 219), (229, 218, 158), (199, 199, 199),
+)
+
+
+def color_for(index: int) -> tuple[int, int, int]:
+    """The BGR colour of person `index`: the same in every frame, plot and export."""
+    return _PALETTE[int(index) % len(_PALETTE)]
+
+
+def color_hex(index: int) -> str:
+    """`color_for(index)` as a CSS '#rrggbb' colour (for plots)."""
+    b, g, r = color_for(index)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+@dataclass(frozen=True)
+class View:
+    """What to draw: `detections` are the table rows on the frame, `table` the whole
+    results table (for trails), `t_ms` the frame's time."""
+
+    detections: pd.DataFrame
+    table: pd.DataFrame | None = None
+    t_ms: int = 0
+
+
+class Annotator(ABC):
+    @abstractmethod
+    def draw_on(self, canvas: np.ndarray, view: View) -> None:
+        """Draw on `canvas` (a copy `render` owns) in place."""
+
+
+def render(image: np.ndarray, view: View, annotators: Sequence[Annotator]) -> np.ndarray:
+    """A copy of the BGR `image` with every annotator's drawing on it."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"Expected a BGR image of shape (H, W, 3); got {image.shape}")
+    canvas = np.ascontiguousarray(image).copy()
+    for annotator in annotators:
+        annotator.draw_on(canvas, view)
+    return canvas
+
+
+def _scale(canvas: np.ndarray) -> tuple[int, int]:
+    return canvas.shape[1], canvas.shape[0]
+
+
+def _thickness(canvas: np.ndarray) -> int:
+    return max(1, round(min(canvas.shape[:2]) / 300))
+
+
+def _boxes(rows: pd.DataFrame, prefix: str, w: int, h: int) -> np.ndarray:
+    left, top = rows[f"{prefix}left"].to_numpy(), rows[f"{prefix}top"].to_numpy()
+    bw, bh = rows[f"{prefix}width"].to_numpy(), rows[f"{prefix}height"].to_numpy()
+    return np.stack([left * w, top * h, (left + bw) * w, (top + bh) * h], axis=1)
+
+
+class BoxAnnotator(Annotator):
+    """Person boxes in each person's colour, labelled with the Index."""
+
+    def __init__(self, label: bool = True) -> None:
+        self.label = label
+
+    def draw_on(self, canvas: np.ndarray, view: View) -> None:
+        rows = view.detections[view.detections["has_box"]]
+        w, h = _scale(canvas)
+        t = _thickness(canvas)
+        for (x1, y1, x2, y2), idx in zip(_boxes(rows, "", w, h), rows["index"].to_numpy()):
+            color = color_for(idx)
+            p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2)))
+            cv2.rectangle(canvas, p1, p2, color, t + 1, cv2.LINE_AA)
+            if self.label:
+                _label(canvas, f"#{idx}", p1, color)
+
+
+def _label(canvas: np.ndarray, text: str, anchor: tuple[int, int], color: tuple[int, int, int]) -> None:
+    scale = max(0.45, min(canvas.shape[:2]) / 900)
+    thick = max(1, round(scale * 2))
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    x = min(max(anchor[0], 0), max(canvas.shape[1] - tw - 6, 0))
+    y = anchor[1] - th - base - 4
+    y = anchor[1] if y < 0 else y  # no room above: put the label inside the box
+    cv2.rectangle(canvas, (x, y), (x + tw + 6, y + th + base + 4), color, -1)
+    luminance = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
+    ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
+    cv2.putText(canvas, text, (x + 3, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, thick, cv2.LINE_AA)
+
+
+class FaceAnnotator(Annotator):
+    """Face boxes: thin white boxes with a corner tick in the person's colour."""
+
+    def draw_on(self, canvas: np.ndarray, view: View) -> None:
+        rows = view.detections[view.detections["has_face"] & view.detections["face_left"].notna()]
+        w, h = _scale(canvas)
+        t = _thickness(canvas)
+        for (x1, y1, x2, y2), idx in zip(_boxes(rows, "face_", w, h), rows["index"].to_numpy()):
+            p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2)))
+            cv2.rectangle(canvas, p1, p2, (255, 255, 255), t, cv2.LINE_AA)
+            tick = max(4, (p2[0] - p1[0]) // 4)
+            cv2.line(canvas, p1, (p1[0] + tick, p1[1]), color_for(idx), t + 1)
+            cv2.line(canvas, p1, (p1[0], p1[1] + tick), color_for(idx), t + 1)
+
+
+class LandmarkAnnotator(Annotator):
+    """Face landmarks as dots: eyes cyan, nose yellow, mouth magenta, others white."""
+
+    COLORS = {"eye": (255, 255, 0), "nose": (0, 255, 255), "mouth": (255, 0, 255)}
+
+    def draw_on(self, canvas: np.ndarray, view: View) -> None:
+        rows = view.detections[view.detections["has_face"]]
+        if rows.empty:
+            return
+        w, h = _scale(canvas)
+        radius = max(2, _thickness(canvas) + 1)
+        kinds = [c[3:-2] for c in rows.columns if c.startswith("lm_") and c.endswith("_x")]
+        for kind in kinds:
+            xs, ys = rows[f"lm_{kind}_x"].to_numpy() * w, rows[f"lm_{kind}_y"].to_numpy() * h
+            color = next((c for key, c in self.COLORS.items() if kind.startswith(key)), (255, 255, 255))
+            for x, y in zip(xs, ys):
+                if np.isfinite(x) and np.isfinite(y):
+                    cv2.circle(canvas, (int(round(x)), int(round(y))), radius, (0, 0, 0), -1, cv2.LINE_AA)
+                    cv2.circle(canvas, (int(round(x)), int(round(y))), radius - 1, color, -1, cv2.LINE_AA)
+
+
+class TrailAnnotator(Annotator):
+    """Each person's recent path: the bottom-centre (feet) of their boxes over the last
+    `history_ms` up to the current time, fading with age."""
+
+    def __init__(self, history_ms: int = 3000) -> None:
+        if history_ms <= 0:
+            raise ValueError(f"history_ms must be positive; got {history_ms}")
+        self.history_ms = history_ms
+
+    def draw_on(self, canvas: np.ndarray, view: View) -> None:
+        if view.table is None or view.table.empty:
+            return
+        tab = view.table
+        ts = tab["timestamp_ms"].to_numpy()
+        lo, hi = np.searchsorted(ts, view.t_ms - self.history_ms, "left"), np.searchsorted(ts, view.t_ms, "right")
+        recent = tab.iloc[lo:hi]
+        recent = recent[recent["has_box"]]
+        if view.detections is not None and not view.detections.empty:
+            recent = recent[recent["index"].isin(view.detections["index"].unique())]
+        w, h = _scale(canvas)
+        t = _thickness(canvas) + 1
+        for idx, rows in recent.groupby("index", sort=False):
+            if len(rows) < 2:
+                continue
+            xs = (rows["left"].to_numpy() + rows["width"].to_numpy() / 2) * w
+            ys = (rows["top"].to_numpy() + rows["height"].to_numpy()) * h
+            age = (view.t_ms - rows["timestamp_ms"].to_numpy()) / self.history_ms
+            base = np.array(color_for(idx), dtype=np.float64)
+            for k in range(1, len(rows)):
+                fade = 1.0 - 0.75 * float(age[k])
+                color = tuple(int(c) for c in base * fade + 255 * (1 - fade) * 0.2)
+                p1 = (int(round(xs[k - 1])), int(round(ys[k - 1])))
+                p2 = (int(round(xs[k])), int(round(ys[k])))
+                cv2.line(canvas, p1, p2, color, t, cv2.LINE_AA)
+
+
+def annotators(*, boxes: bool = True, faces: bool = True, landmarks: bool = True, trails: bool = False,
+               trail_ms: int = 3000) -> list[Annotator]:
+    """The standard annotator stack, trails underneath, landmarks on top."""
+    out: list[Annotator] = []
+    if trails:
+        out.append(TrailAnnotator(trail_ms))
+    if boxes:
+        out.append(BoxAnnotator())
+    if faces:
+        out.append(FaceAnnotator())
+    if landmarks:
+        out.append(LandmarkAnnotator())
+    return out
+
+
+def draw_path(image: np.ndarray, table: pd.DataFrame, index: int) -> np.ndarray:
+    """A copy of `image` with person `index`'s whole path (feet points) drawn on it,
+    a dot at the start and an arrow at the end."""
+    rows = table[(table["index"] == index) & table["has_box"]]
+    canvas = np.ascontiguousarray(image).copy()
+    if rows.empty:
+        return canvas
+    w, h = _scale(canvas)
+    pts = np.stack(
+        [(rows["left"] + rows["width"] / 2).to_numpy() * w, (rows["top"] + rows["height"]).to_numpy() * h], axis=1
+    ).round().astype(np.int32)
+    color, t = color_for(index), _thickness(canvas) + 1
+    cv2.polylines(canvas, [pts.reshape(-1, 1, 2)], False, color, t, cv2.LINE_AA)
+    cv2.circle(canvas, tuple(int(v) for v in pts[0]), t * 3, color, -1, cv2.LINE_AA)
+    if len(pts) > 1:
+        cv2.arrowedLine(canvas, tuple(int(v) for v in pts[-2]), tuple(int(v) for v in pts[-1]), color, t, tipLength=1.0)
+    return canvas
+
+
+def heatmap_overlay(image: np.ndarray, hist: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """A copy of `image` with a (rows, cols) histogram in ratio space blended over it
+    as a colour map."""
+    canvas = np.ascontiguousarray(image).copy()
+    if hist.max() <= 0:
+        return canvas
+    norm = (np.sqrt(hist / hist.max()) * 255).astype(np.uint8)
+    heat = cv2.resize(norm, (canvas.shape[1], canvas.shape[0]), interpolation=cv2.INTER_CUBIC)
+    heat = cv2.GaussianBlur(heat, (0, 0), sigmaX=max(canvas.shape[:2]) / 80)
+    colored = cv2.applyColorMap(heat, cv2.COLORMAP_INFERNO)
+    weight = (heat.astype(np.float32) / 255.0 * alpha)[..., None]
+    return (canvas * (1 - weight) + colored * weight).astype(np.uint8)

@@ -1,0 +1,112 @@
+"""A real browser (Debian's chromium driven by Playwright) on the running dashboard:
+open a deep link to a job the running service made on a shared clip, wait for the frame
+and the timeline, click next-detection, click the timeline, save a screenshot under
+tests/artifacts/ and print the time to the first frame."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def dashboard(running_service):
+    """`streamlit run app.py` on a free port, pointed at the running service."""
+    port = free_port()
+    env = {**os.environ, "AWS_ENDPOINT_URL_REKOGNITION": running_service.endpoint_url,
+           "PEOPLEPATH_DATA_DIR": str(running_service.data_dir)}
+    log = open(running_service.data_dir / f"streamlit-{port}.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"streamlit did not start; see {log.name}")
+        time.sleep(0.3)
+    yield url
+    os.killpg(proc.pid, 15)
+    proc.wait(timeout=20)
+
+
+def idle(page) -> None:
+    """Wait until the script run finishes (Streamlit drops input sent mid-run to stale elements)."""
+    page.wait_for_function("() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
+                           " && !document.querySelector(\"[data-stale='true']\")", timeout=60_000)
+
+
+def test_deep_link_in_chromium(dashboard, tud_job):
+    assert Path(CHROMIUM).is_file(), "apt-get install chromium (.ci/run installs it)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM,
+                                     args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1500})
+            start = time.monotonic()
+            page.goto(f"{dashboard}/?job_id={tud_job}&t=2000")
+            frame = page.locator("[data-testid='stImage'] img").first
+            frame.wait_for(state="visible", timeout=90_000)
+            first_frame_s = time.monotonic() - start
+            page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=60_000)
+            caption = page.get_by_text(re.compile(r"^frame 50 of 178 "))  # the deep link's t=2000 at 25 fps
+            caption.wait_for(timeout=30_000)
+            print(f"\ntime to first frame from opening the deep link: {first_frame_s:.2f} s")
+
+            idle(page)
+            before = frame.get_attribute("src")
+            page.locator(".st-key-viewer_next_det[data-stale='false'] button").first.click()
+            page.wait_for_function(
+                "before => { const img = document.querySelector(\"[data-testid='stImage'] img\");"
+                " return img && img.src !== before; }", arg=before, timeout=30_000)
+            page.wait_for_url(lambda url: "t=2000" not in url and f"job_id={tud_job}" in url, timeout=30_000)
+            assert "t=" in page.url
+            shown = int(page.url.split("t=")[1].split("&")[0])
+            assert shown > 2000  # the next detection after 2.000 s
+            # Clicking the timeline near 5.5 s moves the viewer there.
+            idle(page)
+            x, y = page.evaluate("""() => {
+                const gd = document.querySelector('.js-plotly-plot'), fl = gd._fullLayout;
+                const box = gd.getBoundingClientRect();
+                return [box.left + fl._size.l + fl.xaxis.l2p(5.5), box.top + fl._size.t + fl.yaxis2.l2p(20)];
+            }""")
+            page.mouse.click(x, y)
+            page.wait_for_function(
+                "() => { const t = +new URLSearchParams(location.search).get('t'); return t >= 4500 && t <= 6500; }",
+                timeout=30_000)
+            # The arrow keys step frames (button shortcuts); print the round trip of a step.
+            idle(page)
+            before = page.evaluate("() => new URLSearchParams(location.search).get('t')")
+            step_start = time.monotonic()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function("b => new URLSearchParams(location.search).get('t') !== b", arg=before, timeout=30_000)
+            print(f"next-frame step (key press to new URL): {time.monotonic() - step_start:.2f} s")
+            assert int(page.url.split("t=")[1].split("&")[0]) - int(before) == 40
+            time.sleep(1.0)  # let the plot settle before the picture
+            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            assert not page.locator("[data-testid='stException']").count()
+        finally:
+            browser.close()
