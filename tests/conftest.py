@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,7 @@ class ServiceHandle:
                 env.pop(name, None)
         env.setdefault("AWS_EC2_METADATA_DISABLED", "true")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = ["python", "-m", "peoplepath", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args]
+        command = [sys.executable, "-m", "peoplepath", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args]
         log = open(self.data_dir / "service.log", "ab")
         self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_until_up(self.endpoint_url, self.process, timeout=60)
