@@ -5,7 +5,10 @@ gt/gt.txt. Speed: analysed frames per second and real-time factor on this machin
 time split into decode / detect / track / faces, against a baseline measured in the same
 run: decoding alone.
 
-    python bench/bench_engine.py [--no-faces] [--json OUT]
+    python bench/bench_engine.py [--no-faces] [--json OUT] [--update-baseline]
+
+`--update-baseline` writes the quality scores to bench/quality_baseline.json, which
+tests/test_quality_baseline.py holds the engine to (within 1 point) in CI.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from peoplepath.engine.pipeline import EngineSettings, Pipeline  # noqa: E402
+from peoplepath.engine.pipeline import EngineSettings, Pipeline, TrackingResult  # noqa: E402
 from peoplepath.metrics import persons_to_mot, score  # noqa: E402
 from peoplepath.video import iter_frames  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+BASELINE = Path(__file__).resolve().parent / "quality_baseline.json"
 CLIPS = {
     "PETS09-S2L1": (SHARED / "pets09_s2l1" / "pets09_s2l1_h264.mp4", SHARED / "pets09_s2l1"),
     "TUD-Stadtmitte": (SHARED / "tud_stadtmitte" / "tud_stadtmitte_h264.mp4", SHARED / "tud_stadtmitte"),
@@ -35,11 +39,16 @@ def decode_only(path: Path, max_fps: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def run_clip(pipeline: Pipeline, name: str, video: Path, gt_dir: Path) -> dict:
-    result = pipeline.run(video)
+def quality_of(result: TrackingResult, gt_dir: Path) -> dict:
+    """TrackEval scores of an engine run against the clip's ground truth."""
     meta = result.video_metadata()
     rows = persons_to_mot(result.persons_records(), meta["FrameRate"], meta["FrameWidth"], meta["FrameHeight"])
-    quality = score(rows, gt_dir, num_frames=result.info.frame_count)
+    return score(rows, gt_dir, num_frames=result.info.frame_count)
+
+
+def run_clip(pipeline: Pipeline, name: str, video: Path, gt_dir: Path) -> dict:
+    result = pipeline.run(video)
+    quality = quality_of(result, gt_dir)
     t = result.timings
     fps = t.frames / t.total
     return {
@@ -63,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-faces", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--update-baseline", action="store_true", help=f"write the quality scores to {BASELINE.name}")
     args = parser.parse_args()
     pipeline = Pipeline(EngineSettings(faces=not args.no_faces))
     pipeline.run(CLIPS["TUD-Stadtmitte"][0])  # warm-up: model sessions, caches
@@ -77,6 +87,10 @@ def main() -> None:
         )
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
+    if args.update_baseline:
+        baseline = {r["clip"]: {k: r[k] for k in ("HOTA", "MOTA", "IDF1")} for r in report}
+        BASELINE.write_text(json.dumps(baseline, indent=1) + "\n")
+        print(f"wrote {BASELINE}")
 
 
 if __name__ == "__main__":
