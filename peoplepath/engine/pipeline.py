@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from queue import Full, Queue
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -92,7 +94,7 @@ class Pipeline:
         tracks: dict[int, list[tuple[int, np.ndarray, float]]] = {}
         faces: dict[tuple[int, int], Face] = {}
         expected = max(1, int(info.frame_count * min(1.0, settings.max_fps / (info.fps or settings.max_fps))))
-        frames = _timed(iter_frames(path, max_fps=settings.max_fps), timings)
+        frames = _timed(_prefetched(iter_frames(path, max_fps=settings.max_fps)), timings)
         for ordinal, frame in enumerate(frames):
             timestamps.append(frame.timestamp_ms)
             t0 = time.perf_counter()
@@ -131,6 +133,42 @@ def scale_widths(detections: Detections, scale: float) -> Detections:
     centre, half = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 2] - xyxy[:, 0]) * scale / 2
     xyxy[:, 0], xyxy[:, 2] = centre - half, centre + half
     return Detections(xyxy, detections.scores)
+
+
+def _prefetched(frames: Iterator[Any], depth: int = 4) -> Iterator[Any]:
+    """Decode ahead in a thread (FFmpeg releases the GIL) while the models run; errors
+    from the decoder are raised here, in order."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def decode() -> None:
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        queue.put(("frame", frame), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(("end", None))
+        except BaseException as exc:  # handed to the consumer
+            queue.put(("error", exc))
+
+    worker = threading.Thread(target=decode, name="decode-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def _timed(frames: Iterator[Any], timings: Timings) -> Iterator[Any]:
