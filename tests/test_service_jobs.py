@@ -180,3 +180,17 @@ def test_s3_video_and_sns_notification_through_moto(tmp_path: Path, shared_data:
             service.stop()
     finally:
         moto.stop()
+
+
+def test_clients_reach_the_service_through_the_standard_endpoint_variable(
+    running_service: ServiceHandle, tud_job: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Existing code changes nothing but AWS_ENDPOINT_URL_REKOGNITION."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", running_service.endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDANY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "anything")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    page = boto3.client("rekognition").get_person_tracking(JobId=tud_job, MaxResults=5)
+    assert page["JobStatus"] == "SUCCEEDED" and len(page["Persons"]) == 5
