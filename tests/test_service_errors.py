@@ -203,12 +203,7 @@ def test_configured_keys_are_required(limited_service: ServiceHandle) -> None:
 @pytest.mark.parametrize("limited_service", [["--rate-limit", "0.5"]], indirect=True)
 def test_rate_limit_throttles_and_boto3_retries(limited_service: ServiceHandle) -> None:
     once = limited_service.client(attempts=1)
-    codes = set()
-    for _ in range(4):
-        try:
-            once.get_person_tracking(JobId="unknown-job")
-        except ClientError as error:
-            codes.add(error.response["Error"]["Code"])
+    codes = {error_of(once.get_person_tracking, JobId="unknown-job")[0] for _ in range(4)}
     assert "ThrottlingException" in codes
     patient = limited_service.client(attempts=10)
     for _ in range(3):  # every call gets through: botocore retries the throttled ones
@@ -219,12 +214,7 @@ def test_rate_limit_throttles_and_boto3_retries(limited_service: ServiceHandle) 
 @pytest.mark.parametrize("limited_service", [["--key-rate-limit", "0.5"]], indirect=True)
 def test_per_key_rate_limit_is_provisioned_throughput_exceeded(limited_service: ServiceHandle) -> None:
     once = limited_service.client(attempts=1, key="AKIDBUSY")
-    codes = set()
-    for _ in range(4):
-        try:
-            once.get_person_tracking(JobId="unknown-job")
-        except ClientError as error:
-            codes.add(error.response["Error"]["Code"])
+    codes = {error_of(once.get_person_tracking, JobId="unknown-job")[0] for _ in range(4)}
     assert "ProvisionedThroughputExceededException" in codes
     code, _, _ = error_of(limited_service.client(attempts=1, key="AKIDCALM").get_person_tracking, JobId="unknown-job")
     assert code == "ResourceNotFoundException"  # another key has its own budget
