@@ -9,6 +9,7 @@ store (keyset scan + stored JSON text), and a whole boto3 call over HTTP on 127.
 from __future__ import annotations
 
 import json
+import socket
 import statistics
 import sys
 import tempfile
@@ -63,7 +64,9 @@ def http_call(data_dir: Path) -> tuple[float, float]:
 
     from peoplepath.service.embedded import start_service, wait_until_up
 
-    port = 18765
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     process = start_service(data_dir, port)
     try:
         url = f"http://127.0.0.1:{port}"
