@@ -9,6 +9,7 @@ import streamlit as st
 
 from components import loading
 from components.export import render_export
+from components.ground_truth import compare_job, render_gt_source, render_gt_tables, render_scores
 from components.people import render_people
 from components.source import JOB, render_source
 from components.status import render_status, render_unfinished
@@ -95,6 +96,7 @@ def load(source) -> loading.JobData | None:
 with st.sidebar:
     st.markdown("## :material/directions_walk: PeoplePath")
     source = render_source(key="source")
+    gt_file = render_gt_source(key="gt")
 
 data = load(source)
 if data is None:
@@ -122,9 +124,15 @@ if st.session_state.get("loaded") != loaded:
         start_ms = 0
     st.session_state[FRAME] = frame_at_ms(reader, start_ms)
 
-t_ms = render_viewer(data, reader, key="viewer")
-people_tab, export_tab = st.tabs(["People", "Export"])
-with people_tab:
+comparison = compare_job(data, reader, gt_file, video_key=str(video_path)) if gt_file else None
+if comparison:
+    render_scores(comparison, key="gt_scores")
+t_ms = render_viewer(data, reader, key="viewer", gt=comparison)
+tabs = st.tabs(["People", "Export"] + (["Ground truth"] if comparison else []))
+with tabs[0]:
     render_people(data, reader, key="people", video_key=str(video_path))
-with export_tab:
+with tabs[1]:
     render_export(data, reader, key="export", t_ms=t_ms or 0)
+if comparison:
+    with tabs[2]:
+        render_gt_tables(comparison, key="gt_tables")

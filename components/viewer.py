@@ -12,6 +12,7 @@ import streamlit as st
 
 from peoplepath import overlay, results
 
+from . import ground_truth
 from .loading import JobData
 from .timeline import new_click, render_timeline
 
@@ -53,10 +54,11 @@ def _next_detection(frames: np.ndarray, n_frames: int, forward: bool) -> None:
 
 
 @st.fragment
-def render_viewer(data: JobData, reader: Any, *, key: str) -> int:
+def render_viewer(data: JobData, reader: Any, *, key: str, gt: ground_truth.Comparison | None = None) -> int:
     """The frame with its detections, the scrubbing controls (slider, previous/next
     frame and detection, a person's first/last appearance; arrow keys and Shift+arrow
-    keys too), the person filter, overlay toggles and the timeline. Returns the
+    keys too), the person filter, overlay toggles and the timeline; with ground truth
+    `gt`, its errors on the frame and the timeline and previous/next error. Returns the
     current time in ms."""
     n = len(reader.timestamps_ms)
     st.session_state.setdefault(FRAME, 0)
@@ -75,6 +77,7 @@ def render_viewer(data: JobData, reader: Any, *, key: str) -> int:
         faces = st.toggle("Face boxes", key=f"{key}_faces")
         landmarks = st.toggle("Face landmarks", key=f"{key}_landmarks")
         trails = st.toggle("Recent paths", key=f"{key}_trails")
+        gt_view = ground_truth.render_error_controls(gt, n, key=f"{key}_gt", jump=_next_detection) if gt else None
         jump_box = st.container()
     persons = chosen or None
     table = data.table if persons is None else data.table[data.table["index"].isin(persons)]
@@ -105,9 +108,15 @@ def render_viewer(data: JobData, reader: Any, *, key: str) -> int:
         lo, hi = np.searchsorted(frames, index, "left"), np.searchsorted(frames, index, "right")
         rows = table.iloc[lo:hi]  # frames run in the table's (time) order, filtered or not
         view = overlay.View(rows, table, frame.timestamp_ms)
-        image = overlay.render(frame.image, view, overlay.annotators(boxes=boxes, faces=faces, landmarks=landmarks, trails=trails))
+        layers = overlay.annotators(boxes=boxes, faces=faces, landmarks=landmarks, trails=trails)
+        if gt_view and gt_view.overlay:
+            layers.append(ground_truth.annotator(gt, index, gt_view))
+        image = overlay.render(frame.image, view, layers)
         st.image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), output_format="JPEG", width="stretch",
-                 caption=f"frame {index} of {n - 1} · {frame.timestamp_ms / 1000:.3f} s · {len(rows)} detection(s)")
+                 caption=f"frame {index} of {n - 1} · {frame.timestamp_ms / 1000:.3f} s · {len(rows)} detection(s)"
+                 + (ground_truth.frame_caption(gt, index) if gt else ""))
+        if gt:
+            ground_truth.render_frame_errors(gt, index)
 
         shown = rows[[c for c in TABLE_COLUMNS if c in rows]].rename(columns=TABLE_COLUMNS)
         st.dataframe(shown, hide_index=True, height=min(38 + 35 * max(len(shown), 1), 320),
@@ -118,8 +127,11 @@ def render_viewer(data: JobData, reader: Any, *, key: str) -> int:
     with right:
         st.markdown(f"**{frame.timestamp_ms:,} ms** · frame **{index}** of {n - 1}")
         st.caption("Boxes: person (colour per Index) · white: face · dots: eyes (cyan), nose (yellow), mouth (magenta)")
+        if gt:
+            st.caption(ground_truth.legend())
     with timeline_box:  # drawn last, so the frame reaches the browser first
-        render_timeline(data, frame.timestamp_ms, key=f"{key}_timeline", persons=persons)
+        render_timeline(data, frame.timestamp_ms, key=f"{key}_timeline", persons=persons,
+                        **({"errors": gt.events, "errors_key": gt.key} if gt_view and gt_view.overlay else {}))
     _sync_link(data, frame.timestamp_ms)
     return frame.timestamp_ms
 

@@ -1,5 +1,5 @@
 """Drawing detections on frames: person boxes (a stable colour per Index, labelled), face
-boxes, landmarks and recent path trails.
+boxes, landmarks, recent path trails, and errors against ground truth.
 
 Each drawing style is a small class behind a one-method base (`Annotator.draw_on`);
 `render` copies the frame once and runs the annotators on the copy, so the caller's
@@ -97,13 +97,16 @@ class BoxAnnotator(Annotator):
                 _label(canvas, f"#{idx}", p1, color)
 
 
-def _label(canvas: np.ndarray, text: str, anchor: tuple[int, int], color: tuple[int, int, int]) -> None:
+def _label(canvas: np.ndarray, text: str, anchor: tuple[int, int], color: tuple[int, int, int],
+           below: bool = False) -> None:
     scale = max(0.45, min(canvas.shape[:2]) / 900)
     thick = max(1, round(scale * 2))
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     x = min(max(anchor[0], 0), max(canvas.shape[1] - tw - 6, 0))
     y = anchor[1] - th - base - 4
     y = anchor[1] if y < 0 else y  # no room above: put the label inside the box
+    if below:  # under the anchor, or above it at the bottom of the frame
+        y = anchor[1] + 1 if anchor[1] + th + base + 5 <= canvas.shape[0] else anchor[1] - th - base - 4
     cv2.rectangle(canvas, (x, y), (x + tw + 6, y + th + base + 4), color, -1)
     luminance = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
     ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
@@ -180,6 +183,64 @@ class TrailAnnotator(Annotator):
                 p1 = (int(round(xs[k - 1])), int(round(ys[k - 1])))
                 p2 = (int(round(xs[k])), int(round(ys[k])))
                 cv2.line(canvas, p1, p2, color, t, cv2.LINE_AA)
+
+
+class GroundTruthAnnotator(Annotator):
+    """Errors against ground truth on one frame, from `gt_compare.compare` events (boxes
+    in pixels of a `size` = (width, height) frame, scaled to the canvas): missed people
+    (FN) as dashed magenta ground-truth boxes labelled with their ground-truth id, false
+    boxes (FP) tinted red and labelled under the box, identity switches (IDSW) as a
+    yellow diamond labelled with the Index that tracked this person before; with
+    `matched`, the ground truth of true boxes as thin green boxes. `View` is not used."""
+
+    MISSED, FALSE, SWITCH, MATCHED = (255, 0, 255), (0, 0, 255), (0, 215, 255), (80, 200, 80)
+
+    def __init__(self, events: pd.DataFrame, size: tuple[int, int], *, matched: bool = False) -> None:
+        if size[0] <= 0 or size[1] <= 0:
+            raise ValueError(f"size must be a positive (width, height); got {size}")
+        self.events, self.size, self.matched = events, size, matched
+
+    def draw_on(self, canvas: np.ndarray, view: View) -> None:
+        scale = np.array([canvas.shape[1] / self.size[0], canvas.shape[0] / self.size[1]] * 2)
+        t = _thickness(canvas)
+        ev = self.events
+        pred = (ev[["x1", "y1", "x2", "y2"]].to_numpy(np.float64) * scale).round()
+        truth = (ev[["gt_x1", "gt_y1", "gt_x2", "gt_y2"]].to_numpy(np.float64) * scale).round()
+        for kind, gt_id, prev, box, gt_box in zip(ev["kind"].astype(str), ev["gt_id"], ev["prev_index"], pred, truth):
+            if kind in ("TP", "IDSW") and self.matched:
+                cv2.rectangle(canvas, _pt(gt_box[:2]), _pt(gt_box[2:]), self.MATCHED, t, cv2.LINE_AA)
+            if kind == "FN":
+                _dashed_rect(canvas, _pt(gt_box[:2]), _pt(gt_box[2:]), self.MISSED, t + 1)
+                _label(canvas, f"gt {gt_id}", _pt((gt_box[0], gt_box[3])), self.MISSED)
+            elif kind == "FP":
+                (x1, y1), (x2, y2) = _pt(box[:2]), _pt(box[2:])
+                tint = canvas[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)]
+                tint[:] = (tint * 0.7 + np.array(self.FALSE) * 0.3).astype(np.uint8)
+                cv2.rectangle(canvas, (x1, y1), (x2, y2), self.FALSE, t + 2, cv2.LINE_AA)
+                _label(canvas, "false", (x1, y2), self.FALSE, below=True)
+            elif kind == "IDSW":
+                (cx, cy), r = _pt((box[2], box[1])), max(6, 3 * t + 3)  # top-right corner: clear of the label
+                diamond = np.array([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], np.int32)
+                cv2.fillPoly(canvas, [diamond], self.SWITCH, cv2.LINE_AA)
+                cv2.polylines(canvas, [diamond], True, (0, 0, 0), max(1, t), cv2.LINE_AA)
+                _label(canvas, f"was #{prev}", _pt((box[0], box[3])), self.SWITCH)
+
+
+def _pt(xy: Sequence[float]) -> tuple[int, int]:
+    return int(xy[0]), int(xy[1])
+
+
+def _dashed_rect(canvas: np.ndarray, p1: tuple[int, int], p2: tuple[int, int], color: tuple[int, int, int],
+                 thickness: int, dash: int = 8) -> None:
+    """A rectangle drawn in dashes (OpenCV has no dashed line style)."""
+    corners = [p1, (p2[0], p1[1]), p2, (p1[0], p2[1]), p1]
+    for (xa, ya), (xb, yb) in zip(corners, corners[1:]):
+        length = max(abs(xb - xa), abs(yb - ya))
+        for s in range(0, length, 2 * dash):
+            e = min(s + dash, length)
+            a = (xa + (xb - xa) * s // max(length, 1), ya + (yb - ya) * s // max(length, 1))
+            b = (xa + (xb - xa) * e // max(length, 1), ya + (yb - ya) * e // max(length, 1))
+            cv2.line(canvas, a, b, color, thickness, cv2.LINE_AA)
 
 
 def annotators(*, boxes: bool = True, faces: bool = True, landmarks: bool = True, trails: bool = False,

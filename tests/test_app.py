@@ -183,3 +183,67 @@ def test_job_without_detections(tmp_path):
     click(at, "viewer_next")
     assert not at.exception and not errors(at) and at.session_state["frame"] == 1
     assert {i.value for i in at.info} == {"No detections in this job.", "No persons in this job."}
+
+
+def test_ground_truth_scores_errors_and_next_error(shared_data):
+    # Another tracker's results with their video. As a job they are Rekognition boxes (ratios
+    # clipped to the frame), so they score a little above the raw file's MOTA 56.401.
+    from peoplepath import gt_compare, metrics
+
+    seq = shared_data / "tud_stadtmitte"
+    mot = seq / "reference" / "tracker_output_from_motmetrics.txt"
+    job = api.load_mot(mot, width=640, height=480, fps=FPS)
+    rows = metrics.persons_to_mot(job.persons, FPS, 640, 480)
+    expected = metrics.score(rows, seq, num_frames=179)
+    at = app().run()
+    at.sidebar.radio(key="source_kind").set_value("Archived file").run()
+    at.sidebar.text_input(key="source_archive_path").input(str(mot)).run()
+    at.sidebar.text_input(key="source_video_path").input(str(seq / "tud_stadtmitte_h264.mp4")).run()
+    assert not at.exception and not errors(at) and "MOTA" not in {m.label for m in at.metric}
+    at.sidebar.text_input(key="gt_path").input(str(seq)).run()
+    assert not at.exception and not errors(at) and not at.warning
+    metrics_shown = {m.label: m.value for m in at.metric}
+    scores = ("HOTA", "MOTA", "IDF1")
+    assert [metrics_shown[k] for k in scores] == [f"{expected[k]:.1f}" for k in scores]
+    assert [metrics_shown[k] for k in ("ID switches", "False boxes", "Missed")] == [
+        str(expected[k]) for k in ("IDSW", "FP", "FN")]
+    assert metrics_shown["IDs predicted / true"] == "12 / 10" and 55 < expected["MOTA"] < 60
+    assert any(t.label == "Ground truth" for t in at.tabs)
+
+    # Next / previous error visit the frames the core library lists.
+    events = gt_compare.compare(rows, metrics.read_mot(seq / "gt" / "gt.txt"), fps=FPS)
+    starts = gt_compare.error_frames(events, starts_only=True)
+    at.slider(key="frame").set_value(int(starts[0])).run()
+    click(at, "viewer_gt_next")
+    assert at.session_state["frame"] == starts[1]
+    assert qp(at, "t") == str(contract.frame_to_ms(int(starts[1]), FPS))
+    click(at, "viewer_gt_next")
+    assert at.session_state["frame"] == starts[2]
+    click(at, "viewer_gt_prev")
+    assert at.session_state["frame"] == starts[1]
+    # The frame's errors are listed with a reason; the caption counts them.
+    shown = at.dataframe[0].value
+    on_frame = events[(events["frame"] == starts[1]) & (events["kind"] != "TP")]
+    assert len(shown) == len(on_frame) and list(shown.columns) == ["Error", "GT id", "Person", "Why"]
+    # Only identity switches: every visit lands on one.
+    switches = gt_compare.error_frames(events, ["IDSW"])
+    at.button_group(key="viewer_gt_kinds").set_value(["IDSW"]).run()
+    at.slider(key="frame").set_value(0).run()
+    for expected in switches[:3]:
+        click(at, "viewer_gt_next")
+        assert at.session_state["frame"] == expected
+    assert "ID switch" in " ".join(at.dataframe[0].value["Error"])
+    assert not at.exception
+
+
+def test_ground_truth_of_another_clip_is_flagged(shared_data, tmp_path):
+    archive = write_archive(tmp_path / "a.json", n_frames=100)
+    at = app().run()
+    at.sidebar.radio(key="source_kind").set_value("Archived file").run()
+    at.sidebar.text_input(key="source_archive_path").input(str(archive)).run()
+    at.sidebar.text_input(key="gt_path").input(str(shared_data / "pets09_s2l1" / "gt" / "gt.txt")).run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "768x576" in warning and "reaches frame 795" in warning and "No box matches" in warning
+    at.sidebar.text_input(key="gt_path").input(str(tmp_path / "missing.txt")).run()
+    assert any("ground truth cannot be read" in e for e in errors(at))

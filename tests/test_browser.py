@@ -110,3 +110,41 @@ def test_deep_link_in_chromium(dashboard, tud_job):
             assert not page.locator("[data-testid='stException']").count()
         finally:
             browser.close()
+
+
+def test_ground_truth_in_chromium(dashboard, tud_job, shared_data):
+    """Ground truth beside the job: the scores appear, next-error moves the frame, and a
+    screenshot (tests/artifacts/dashboard_ground_truth.png) shows the errors."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 2300})
+            page.goto(f"{dashboard}/?job_id={tud_job}&t=0")
+            page.locator("[data-testid='stImage'] img").first.wait_for(state="visible", timeout=90_000)
+            idle(page)
+            page.get_by_text("Ground truth (MOTChallenge)").click()
+            field = page.get_by_label("... or a path: gt.txt or a folder holding gt/gt.txt")
+            field.fill(str(shared_data / "tud_stadtmitte"))
+            field.press("Enter")
+            page.get_by_text("Against ground truth").wait_for(timeout=60_000)
+            idle(page)
+            times = []
+            for step in range(5):  # four clicks on next-error, then its keyboard shortcut E
+                before = page.evaluate("() => new URLSearchParams(location.search).get('t')")
+                if step < 4:
+                    page.locator(".st-key-viewer_gt_next[data-stale='false'] button").first.click()
+                else:
+                    page.keyboard.press("e")
+                page.wait_for_function("b => new URLSearchParams(location.search).get('t') !== b", arg=before,
+                                       timeout=30_000)
+                idle(page)
+                times.append(int(page.url.split("t=")[1].split("&")[0]))
+            assert times == sorted(set(times)) and times[0] > 0  # forward, a new error each time
+            assert page.get_by_text(re.compile(r"^HOTA")).count() and page.locator(".js-plotly-plot").count()
+            page.mouse.move(5, 5)
+            time.sleep(1.0)
+            page.screenshot(path=str(ARTIFACTS / "dashboard_ground_truth.png"), full_page=True)
+            assert not page.locator("[data-testid='stException']").count()
+        finally:
+            browser.close()
