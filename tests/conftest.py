@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from peoplepath.service.embedded import start_service, wait_until_up
+from peoplepath.service.embedded import wait_until_up
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PEOPLEPATH_SHARED_DATA") or REPO.parent / "shared" / "data")

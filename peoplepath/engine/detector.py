@@ -16,13 +16,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
+from .runtime import MAX_THREADS, check_bgr, fraction, int_in, onnx_session
 from .types import Detections
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "assets" / "models" / "ssdlite_person.onnx"
 INPUT_SIZE = 300
-MAX_THREADS = 64
 MAX_TILES = 8
 TILE_OVERLAP = 0.25  # fraction of a strip shared with its neighbour
 
@@ -47,31 +46,19 @@ class PersonDetector:
         nms_iou: float = 0.5,
         tiles: int = 0,
     ) -> None:
-        self.score_threshold = _fraction("score_threshold", score_threshold)
-        self.nms_iou = _fraction("nms_iou", nms_iou)
-        self.threads = _int_in("threads", threads, 1, MAX_THREADS)
-        self.tiles = _int_in("tiles", tiles, 0, MAX_TILES)
+        self.score_threshold = fraction("score_threshold", score_threshold)
+        self.nms_iou = fraction("nms_iou", nms_iou)
+        self.threads = int_in("threads", threads, 1, MAX_THREADS)
+        self.tiles = int_in("tiles", tiles, 0, MAX_TILES)
         if self.tiles == 1:
             raise ValueError("tiles must be 0 (full frame only) or 2..8 strips, got 1")
         path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
-        if not path.is_file():
-            raise FileNotFoundError(f"person detector model not found: {path}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(path, self.threads)
         self._input = self._session.get_inputs()[0].name
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
         """Person boxes (x1, y1, x2, y2 pixels, inside the image) and scores in 0..1."""
-        if not isinstance(image_bgr, np.ndarray) or image_bgr.dtype != np.uint8:
-            raise ValueError("image_bgr must be a uint8 numpy array")
-        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or min(image_bgr.shape[:2]) < 1:
-            raise ValueError(f"image_bgr must have shape (H, W, 3), got {image_bgr.shape}")
+        check_bgr(image_bgr)
         height, width = image_bgr.shape[:2]
         regions = [(0, 0, width, height), *strips(width, height, self.tiles)]
         batch = np.stack(
@@ -130,13 +117,3 @@ def strips(width: int, height: int, count: int) -> list[tuple[int, int, int, int
     return [(0, a, width, b) for a, b in spans]
 
 
-def _fraction(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ValueError(f"{name} must be a number with 0 < {name} <= 1, got {value!r}")
-    return float(value)
-
-
-def _int_in(name: str, value: int, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
-    return int(value)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
-from .detector import _fraction, _int_in, nms
+from .detector import nms
+from .runtime import MAX_THREADS, check_bgr, fraction, int_in, onnx_session
 from .types import Detections
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "assets" / "models" / "nanodet_coco.onnx"
@@ -31,7 +31,6 @@ PERSON = 0  # COCO class index
 # NanoDet's training normalisation, in OpenCV's BGR channel order.
 MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32)
 STD_BGR = np.array([57.375, 57.12, 58.395], np.float32)
-MAX_THREADS = 64
 
 
 def input_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -60,31 +59,19 @@ class NanoDetPersonDetector:
         nms_iou: float = 0.6,
         input_long_side: int = 384,
     ) -> None:
-        self.score_threshold = _fraction("score_threshold", score_threshold)
-        self.nms_iou = _fraction("nms_iou", nms_iou)
-        self.threads = _int_in("threads", threads, 1, MAX_THREADS)
-        self.input_long_side = _int_in("input_long_side", input_long_side, 64, 1280)
+        self.score_threshold = fraction("score_threshold", score_threshold)
+        self.nms_iou = fraction("nms_iou", nms_iou)
+        self.threads = int_in("threads", threads, 1, MAX_THREADS)
+        self.input_long_side = int_in("input_long_side", input_long_side, 64, 1280)
         if self.input_long_side % 32:
             raise ValueError(f"input_long_side must be a multiple of 32, got {input_long_side}")
         path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
-        if not path.is_file():
-            raise FileNotFoundError(f"person detector model not found: {path}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(path, self.threads)
         self._outputs = [f"{kind}_s{s}" for kind in ("cls", "reg") for s in STRIDES]
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
         """Person boxes (x1, y1, x2, y2 pixels, inside the image) and scores in 0..1."""
-        if not isinstance(image_bgr, np.ndarray) or image_bgr.dtype != np.uint8:
-            raise ValueError("image_bgr must be a uint8 numpy array")
-        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or min(image_bgr.shape[:2]) < 1:
-            raise ValueError(f"image_bgr must have shape (H, W, 3), got {image_bgr.shape}")
+        check_bgr(image_bgr)
         height, width = image_bgr.shape[:2]
         in_w, in_h = input_size(width, height, self.input_long_side)
         resized = cv2.resize(image_bgr, (in_w, in_h), interpolation=cv2.INTER_LINEAR).astype(np.float32)

