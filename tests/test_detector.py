@@ -7,68 +7,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from detector_checks import FRAMES, check_output_contract, count_matches, pets_frames, recall_precision
 
 from peoplepath.engine.detector import DEFAULT_MODEL_PATH, PersonDetector, nms, strips
-from peoplepath.engine.types import Detections
 
 # Frames 100, 110, ..., 290 (0-based): 117 people. Measured (onnxruntime 1.32, 2 threads):
 # full frame recall 0.68 / precision 0.70, tiles=2 recall 0.84, at IoU 0.5.
-FRAMES = range(100, 300, 10)
 MIN_RECALL, MIN_PRECISION, MIN_TILING_GAIN = 0.55, 0.55, 0.05
 
 
-def read_frames(video: Path, wanted: range) -> dict[int, np.ndarray]:
-    """Decode sequentially (seeking is slow and inexact on this clip) and keep `wanted`."""
-    capture = cv2.VideoCapture(str(video))
-    frames: dict[int, np.ndarray] = {}
-    index = 0
-    while index <= wanted[-1]:
-        ok, image = capture.read()
-        assert ok, f"{video} ended at frame {index}"
-        if index in wanted:
-            frames[index] = image
-        index += 1
-    capture.release()
-    return frames
 
 
-def read_gt(path: Path) -> dict[int, np.ndarray]:
-    """consider==1 boxes per 0-based frame, as (x1, y1, x2, y2)."""
-    rows = np.loadtxt(path, delimiter=",")
-    rows = rows[rows[:, 6] == 1]
-    boxes: dict[int, np.ndarray] = {}
-    for frame in np.unique(rows[:, 0]).astype(int):
-        r = rows[rows[:, 0] == frame]
-        boxes[frame - 1] = np.stack([r[:, 2], r[:, 3], r[:, 2] + r[:, 4], r[:, 3] + r[:, 5]], axis=1)
-    return boxes
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter)
 
 
-def count_matches(det: Detections, gt: np.ndarray, threshold: float = 0.5) -> int:
-    """One-to-one greedy matches, highest score first, at IoU >= threshold."""
-    if len(det) == 0 or len(gt) == 0:
-        return 0
-    ious = iou_matrix(det.xyxy, gt)
-    free = np.ones(len(gt), bool)
-    for i in np.argsort(-det.scores):
-        candidates = np.where(free & (ious[i] >= threshold))[0]
-        if candidates.size:
-            free[candidates[np.argmax(ious[i, candidates])]] = False
-    return int((~free).sum())
 
 
 @pytest.fixture(scope="module")
 def pets(shared_data: Path) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    folder = shared_data / "pets09_s2l1"
-    return read_frames(folder / "pets09_s2l1_h264.mp4", FRAMES), read_gt(folder / "gt" / "gt.txt")
+    return pets_frames(shared_data)
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +34,6 @@ def detector() -> PersonDetector:
     return PersonDetector()
 
 
-def recall_precision(detector: PersonDetector, frames: dict, gt: dict) -> tuple[float, float]:
-    matched = found = people = 0
-    for index, image in frames.items():
-        det = detector.detect(image)
-        matched += count_matches(det, gt[index])
-        found += len(det)
-        people += len(gt[index])
-    return matched / people, matched / max(found, 1)
 
 
 def test_finds_the_ground_truth_people(detector: PersonDetector, pets: tuple) -> None:
@@ -101,18 +51,7 @@ def test_tiling_finds_more_people(pets: tuple) -> None:
 
 def test_boxes_are_inside_the_frame_and_scores_in_range(detector: PersonDetector, pets: tuple) -> None:
     frames, _ = pets
-    image = frames[FRAMES[0]]
-    height, width = image.shape[:2]
-    det = detector.detect(image)
-    assert len(det) >= 3
-    assert det.xyxy.dtype == np.float32 and det.scores.dtype == np.float32
-    x1, y1, x2, y2 = det.xyxy.T
-    assert (x1 >= 0).all() and (y1 >= 0).all() and (x2 <= width).all() and (y2 <= height).all()
-    assert (x2 > x1).all() and (y2 > y1).all()
-    assert (det.scores >= detector.score_threshold).all() and (det.scores <= 1).all()
-    # the second NMS leaves no pair of boxes overlapping more than nms_iou
-    ious = iou_matrix(det.xyxy, det.xyxy)
-    assert (ious[~np.eye(len(det), dtype=bool)] <= detector.nms_iou + 1e-6).all()
+    check_output_contract(detector, frames[FRAMES[0]])
 
 
 def test_boxes_scale_with_the_frame(detector: PersonDetector, pets: tuple) -> None:
