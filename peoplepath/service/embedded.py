@@ -43,9 +43,11 @@ def wait_until_up(endpoint_url: str, process: subprocess.Popen | None = None, ti
     raise TimeoutError(f"no PeoplePath service answered at {endpoint_url} within {timeout:.0f} s")
 
 
-def ensure_local_service(data_dir: Path | None = None, port: int = DEFAULT_PORT) -> str:
-    """The endpoint URL of the local service on `port`, started on `data_dir` (default
-    $PEOPLEPATH_DATA_DIR or ./.peoplepath) when nothing answers there yet."""
+def ensure_local_service(data_dir: Path | None = None, port: int | None = None) -> str:
+    """The endpoint URL of the local service on `port` (default $PEOPLEPATH_PORT or 8765),
+    started on `data_dir` (default $PEOPLEPATH_DATA_DIR or ./.peoplepath) when nothing
+    answers there yet."""
+    port = port or int(os.environ.get("PEOPLEPATH_PORT") or DEFAULT_PORT)
     endpoint_url = f"http://127.0.0.1:{port}"
     if not service_answers(endpoint_url):
         data_dir = data_dir or Path(os.environ.get("PEOPLEPATH_DATA_DIR") or DEFAULT_DATA_DIR)
