@@ -76,3 +76,19 @@ def test_store_pages_by_keyset_in_both_sorts(tmp_path) -> None:
     assert store.get_job("job1").status == "SUCCEEDED"
     assert not store.fail_job("job1", "too late")  # an ended job stays ended
     assert store.count_detections("job1") == len(rows)
+
+
+def test_core_library_imports_no_streamlit() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import pkgutil, importlib, sys, peoplepath\n"
+        "for m in pkgutil.walk_packages(peoplepath.__path__, 'peoplepath.'):\n"
+        "    if m.name != 'peoplepath.__main__': importlib.import_module(m.name)\n"
+        "assert 'streamlit' not in sys.modules, 'the core imported streamlit'\n"
+        "print(len([n for n in sys.modules if n.startswith('peoplepath.')]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) >= 20  # every core module was imported
