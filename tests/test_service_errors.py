@@ -177,9 +177,11 @@ def limited_service(tmp_path: Path, shared_data: Path, request: pytest.FixtureRe
 
 @pytest.mark.parametrize("limited_service", [["--max-concurrent-jobs", "1"]], indirect=True)
 def test_too_many_jobs_is_limit_exceeded(limited_service: ServiceHandle) -> None:
-    limited_service.start_job(TUD)
-    code, _, _ = error_of(limited_service.client().start_person_tracking, Video={"S3Object": {"Bucket": "shared", "Name": TUD}})
+    first = limited_service.start_job("pets09_s2l1/pets09_s2l1_h264.mp4")  # about half a minute of work
+    once = limited_service.client(attempts=1)  # botocore would otherwise retry LimitExceededException
+    code, _, _ = error_of(once.start_person_tracking, Video={"S3Object": {"Bucket": "shared", "Name": TUD}})
     assert code == "LimitExceededException"
+    assert once.get_person_tracking(JobId=first)["JobStatus"] == "IN_PROGRESS"
 
 
 @pytest.mark.parametrize("limited_service", [["--max-video-bytes", "100000"]], indirect=True)
