@@ -39,6 +39,8 @@ LONG_GOP = 2 * PROXY_GOP  # an original with a longer keyframe gap gets a proxy
 MAX_BAD_PACKETS = 25  # consecutive undecodable packets before a file counts as undecodable
 PROXY_VERSION = 2
 PROXY_MODES = ("auto", "wait", "off")
+# The proxy folder is kept under this many bytes, least recently used proxies removed first.
+PROXY_CACHE_BYTES = int(os.environ.get("PEOPLEPATH_PROXY_CACHE_BYTES") or 20 * 2**30)
 ProxyMode = Literal["auto", "wait", "off"]
 # FFmpeg demuxers that turn non-videos into a "video stream": text as ANSI art, images.
 NOT_VIDEO_FORMATS = frozenset({"tty", "image2", "bin", "xbin", "adf", "idf"})
@@ -288,6 +290,8 @@ def _load_proxy(path: Path, cache_dir: Path) -> tuple[VideoInfo, np.ndarray, Pat
         return None
     if index.pts is None or len(index.timestamps_ms) != len(timestamps):
         return None
+    for used in (video, meta):  # least-recently-used order for prune_proxies
+        os.utime(used)
     return info, timestamps, video, index
 
 
@@ -359,11 +363,39 @@ def _build_proxy(path: Path, cache_dir: Path, stop: threading.Event) -> Path | N
             np.savez(f, timestamps_ms=np.asarray(timestamps, np.int64), info=json.dumps(asdict(info)))
         os.replace(tmp_video, video)
         os.replace(tmp_meta, meta)
+        prune_proxies(cache_dir, PROXY_CACHE_BYTES, keep=video)
         return video
     finally:
         for leftover in (tmp_video, tmp_meta):
             if os.path.exists(leftover):
                 os.remove(leftover)
+
+
+def prune_proxies(cache_dir: Path, max_bytes: int, *, keep: Path | None = None) -> list[Path]:
+    """Remove the least recently used proxies (video + timestamps) until the folder's
+    proxies take at most `max_bytes`; `keep` is never removed. Returns what was removed."""
+    proxies = []
+    for video in cache_dir.glob("*.mp4"):
+        if video.name.endswith(".part.mp4"):
+            continue
+        meta = video.with_suffix(".npz")
+        try:
+            stats = [video.stat()] + ([meta.stat()] if meta.exists() else [])
+        except FileNotFoundError:  # removed meanwhile by another reader
+            continue
+        proxies.append((max(s.st_mtime for s in stats), sum(s.st_size for s in stats), video, meta))
+    total = sum(size for _, size, _, _ in proxies)
+    removed = []
+    for _, size, video, meta in sorted(proxies, key=lambda p: p[0]):
+        if total <= max_bytes:
+            break
+        if keep is not None and video == keep:
+            continue
+        for path in (video, meta):
+            path.unlink(missing_ok=True)
+        total -= size
+        removed.append(video)
+    return removed
 
 
 # --------------------------------------------------------------------------- random access

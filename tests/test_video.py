@@ -336,3 +336,22 @@ def test_unwritable_cache_dir(made: dict[str, Path], tmp_path: Path) -> None:
     with FrameReader(made["h264_long_gop"], cache_dir=blocker / "cache") as reader:  # auto: stays exact
         assert not reader.wait_for_proxy(timeout=60)
         check(reader.frame_at_index(222), 222)
+
+
+def test_proxy_cache_drops_the_least_recently_used(tmp_path: Path) -> None:
+    import os
+
+    from peoplepath.video import prune_proxies
+
+    cache = tmp_path / "proxies"
+    cache.mkdir()
+    for age, name in enumerate(("new", "middle", "old")):
+        for suffix in (".mp4", ".npz"):
+            path = cache / f"{name}{suffix}"
+            path.write_bytes(b"x" * 1000)
+            os.utime(path, (1_000_000 - age * 100, 1_000_000 - age * 100))
+    (cache / "building.part.mp4").write_bytes(b"x" * 5000)  # a proxy being written is not counted
+    removed = prune_proxies(cache, 4000, keep=cache / "old.mp4")
+    assert [p.name for p in removed] == ["middle.mp4"]  # "old" is kept on request, "middle" is next oldest
+    assert sorted(p.name for p in cache.iterdir()) == ["building.part.mp4", "new.mp4", "new.npz", "old.mp4", "old.npz"]
+    assert prune_proxies(cache, 10_000) == []
