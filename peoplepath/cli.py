@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -27,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--rate-limit", type=float, default=None, help="requests/s for all clients (ThrottlingException above)")
     serve.add_argument("--key-rate-limit", type=float, default=None, help="requests/s per access key (ProvisionedThroughputExceededException above)")
     serve.add_argument("--max-fps", type=float, default=None, help="frames analysed per second of video at most (default 30)")
+    serve.add_argument("--region", default=None, help="the region SigV4 signatures must be scoped to (default us-east-1)")
 
     track = commands.add_parser("track", help="analyse one video file without a server")
     track.add_argument("video", type=Path)
@@ -68,7 +70,11 @@ def _serve(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         key_rate_limit=args.key_rate_limit,
         max_fps=args.max_fps,
+        region=args.region,
     )
+    os.umask(0o077)  # every file and folder the service makes is for its user only
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.chmod(0o700)  # also when an earlier run (or a launcher) made it
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=5)
     return 0
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InvalidParameterException, SerializationException
+from .errors import InvalidParameterException, SerializationException, shorten
 
 SERVICE_NAME = "rekognition"
 TARGET_PREFIX = "RekognitionService."
@@ -86,7 +86,7 @@ def validate_shape(shape: Any, value: Any, path: str = "") -> None:
         _check_range(len(value), meta, where, "length")
         enum = meta.get("enum")
         if enum and value not in enum:
-            raise InvalidParameterException(f"{where} must be one of {', '.join(enum)}; got {value!r}")
+            raise InvalidParameterException(f"{where} must be one of {', '.join(enum)}; got {shorten(value)!r}")
         pattern = meta.get("pattern")
         if pattern and not _compiled(pattern).fullmatch(value):
             raise InvalidParameterException(f"{where} must match the pattern {pattern}")
@@ -109,9 +109,9 @@ def _join(path: str, name: str) -> str:
 
 def _check_range(n: float, meta: Mapping[str, Any], where: str, what: str) -> None:
     if "min" in meta and n < meta["min"]:
-        raise InvalidParameterException(f"{where} {what} must be at least {meta['min']}; got {n}")
+        raise InvalidParameterException(f"{where} {what} must be at least {meta['min']}; got {shorten(n)}")
     if "max" in meta and n > meta["max"]:
-        raise InvalidParameterException(f"{where} {what} must be at most {meta['max']}; got {n}")
+        raise InvalidParameterException(f"{where} {what} must be at most {meta['max']}; got {shorten(n)}")
 
 
 @lru_cache(maxsize=64)

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+ECHO_LIMIT = 100
+
+
+def shorten(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A client's value as a message may quote it: at most `limit` characters, then "..."."""
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except ValueError:  # an integer too long to print
+        text = "a number too long to print"
+    return text if len(text) <= limit else text[:limit] + "..."
+
 
 class ApiError(Exception):
     """An error the API reports as `{"__type": code, "Message": message}`."""
@@ -20,6 +31,12 @@ class InternalServerError(ApiError):
 
 class AccessDeniedException(ApiError):
     code, status = "AccessDeniedException", 400
+
+
+class InvalidSignatureException(ApiError):
+    """A SigV4 signature outside its time window or scoped to another service or region."""
+
+    code, status = "InvalidSignatureException", 400
 
 
 class InvalidParameterException(ApiError):

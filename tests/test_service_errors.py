@@ -213,10 +213,11 @@ def test_rate_limit_throttles_and_boto3_retries(limited_service: ServiceHandle) 
         assert code == "ResourceNotFoundException"
 
 
-@pytest.mark.parametrize("limited_service", [["--key-rate-limit", "0.5"]], indirect=True)
+@pytest.mark.parametrize("limited_service", [["--key-rate-limit", "0.5", "--access-keys", "AKIDBUSY:s1,AKIDCALM:s2"]], indirect=True)
 def test_per_key_rate_limit_is_provisioned_throughput_exceeded(limited_service: ServiceHandle) -> None:
-    once = limited_service.client(attempts=1, key="AKIDBUSY")
+    once = limited_service.client(attempts=1, key="AKIDBUSY", secret="s1")
     codes = {error_of(once.get_person_tracking, JobId="unknown-job")[0] for _ in range(4)}
     assert "ProvisionedThroughputExceededException" in codes
-    code, _, _ = error_of(limited_service.client(attempts=1, key="AKIDCALM").get_person_tracking, JobId="unknown-job")
-    assert code == "ResourceNotFoundException"  # another key has its own budget
+    calm = limited_service.client(attempts=1, key="AKIDCALM", secret="s2")
+    code, _, _ = error_of(calm.get_person_tracking, JobId="unknown-job")
+    assert code == "ResourceNotFoundException"  # another verified key has its own budget

@@ -21,8 +21,9 @@ from ..errors import (
     RequestEntityTooLargeException,
     SerializationException,
     UnknownOperationException,
+    shorten,
 )
-from .auth import SigV4Verifier, access_key_of
+from .auth import SigV4Verifier
 from .backend import Backend
 from .config import ServiceConfig
 from .throttle import RateLimiter
@@ -33,8 +34,10 @@ _DRAIN_CAP = 64 << 20
 
 
 def error_response(exc: ApiError) -> Response:
-    return JSONResponse(
-        {"__type": exc.code, "Message": exc.message},
+    """The AWS-shaped error; ASCII JSON, so that any echoed text (a lone surrogate too)
+    can be sent."""
+    return Response(
+        json.dumps({"__type": exc.code, "Message": exc.message}),
         status_code=exc.status,
         media_type=JSON_TYPE,
         headers={"x-amzn-ErrorType": exc.code},
@@ -44,7 +47,7 @@ def error_response(exc: ApiError) -> Response:
 def create_app(config: ServiceConfig, backend: Backend | None = None) -> Starlette:
     """The ASGI app. Jobs left IN_PROGRESS by an earlier run are resumed at startup."""
     limiter = RateLimiter(config.rate_limit, config.key_rate_limit)
-    verifier = SigV4Verifier(config.access_keys) if config.access_keys else None
+    verifier = SigV4Verifier(config.access_keys, config.region) if config.access_keys else None
     state: dict[str, Backend] = {}
 
     @asynccontextmanager
@@ -62,10 +65,11 @@ def create_app(config: ServiceConfig, backend: Backend | None = None) -> Starlet
         try:
             body = await _read_body(request, config.max_body_bytes)
             headers = {k.lower(): v for k, v in request.headers.items()}
-            key = verifier.verify("POST", str(request.url), headers, body) if verifier else access_key_of(headers)
-            limiter.check(key)
+            # the per-client limit counts verified keys only: an unverified key id is a free choice
+            client = verifier.verify("POST", str(request.url), headers, body) if verifier else _address(request)
+            limiter.check(client)
             name = _operation_name(headers.get("x-amz-target", ""))
-            params = _parse(body)
+            params = _modelled(contract.service_model().operation_model(name).input_shape, _parse(body))
             result = await run_in_threadpool(_dispatch, state["backend"], name, params)
         except ApiError as exc:
             return error_response(exc)
@@ -107,7 +111,7 @@ def _operation_name(target: str) -> str:
     prefix, _, name = target.partition(".")
     if f"{prefix}." != contract.TARGET_PREFIX or name not in contract.OPERATIONS:
         raise UnknownOperationException(
-            f"Unknown operation {target!r}; this service answers "
+            f"Unknown operation {shorten(target)!r}; this service answers "
             + ", ".join(contract.TARGET_PREFIX + op for op in contract.OPERATIONS)
         )
     return name
@@ -116,11 +120,28 @@ def _operation_name(target: str) -> str:
 def _parse(body: bytes) -> dict[str, Any]:
     try:
         params = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SerializationException(f"The request body is not valid JSON: {exc}") from None
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+        raise SerializationException(f"The request body is not valid JSON: {shorten(exc, 200)}") from None
+    except RecursionError:
+        raise SerializationException("The request body is not valid JSON: it nests too deeply") from None
     if not isinstance(params, dict):
         raise SerializationException("The request body must be a JSON object")
     return params
+
+
+def _modelled(shape: Any, value: Any) -> Any:
+    """`value` without the members `shape` does not model (AWS ignores them), so that
+    nothing unknown is stored, echoed or walked. Wrong types are left for validation."""
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {name: _modelled(shape.members[name], item) for name, item in value.items() if name in shape.members}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_modelled(shape.member, item) for item in value]
+    return value
+
+
+def _address(request: Request) -> str:
+    """The client's address (the per-client limit's key when keys are not verified)."""
+    return request.client.host if request.client else ""
 
 
 def _dispatch(backend: Backend, name: str, params: dict[str, Any]) -> Any:

@@ -17,10 +17,13 @@ class ServiceConfig:
     """Operator settings. Every field can be set by a `PEOPLEPATH_<NAME>` variable.
 
     access_keys: when not empty, only these access key ids (with their secrets, SigV4
-    signatures verified) are accepted; others get AccessDeniedException.
+    signatures verified) are accepted; others get AccessDeniedException. A signature must
+    be dated within 5 minutes of the server's clock and scoped to `rekognition` in
+    `region`, else InvalidSignatureException.
     rate_limit: requests per second across all clients (0 = unlimited); above it the
-    service answers ThrottlingException. key_rate_limit: the same per access key,
-    answered with ProvisionedThroughputExceededException.
+    service answers ThrottlingException. key_rate_limit: the same per verified access key
+    (per client address without access_keys), answered with
+    ProvisionedThroughputExceededException.
     """
 
     host: str = DEFAULT_HOST
@@ -34,6 +37,7 @@ class ServiceConfig:
     rate_limit: float = 0.0
     key_rate_limit: float = 0.0
     max_fps: float = 30.0
+    region: str = "us-east-1"
 
     def __post_init__(self) -> None:
         if self.max_concurrent_jobs < 1:
@@ -46,6 +50,8 @@ class ServiceConfig:
             raise ValueError("rate limits must be >= 0 (0 = unlimited)")
         if not 0 < self.max_fps <= 240:
             raise ValueError("max_fps must be in (0, 240]")
+        if not self.region:
+            raise ValueError("region must not be empty")
 
     @property
     def buckets_dir(self) -> Path:
@@ -63,6 +69,7 @@ class ServiceConfig:
             "host": str, "port": int, "data_dir": Path, "max_concurrent_jobs": int, "workers": int,
             "max_video_bytes": int, "max_body_bytes": int, "rate_limit": float,
             "key_rate_limit": float, "max_fps": float, "access_keys": parse_access_keys,
+            "region": str,
         }
         for name, cast in casts.items():
             raw = environ.get(f"PEOPLEPATH_{name.upper()}")

@@ -4,12 +4,14 @@ or S3 / any S3-compatible endpoint reached with the standard AWS settings."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidS3ObjectException, VideoTooLargeException
+from ..errors import InvalidS3ObjectException, VideoTooLargeException, shorten
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +52,21 @@ class VideoSource:
 
     def local_path(self, obj: VideoObject) -> Path | None:
         """The file in the local bucket folder, or None when that bucket is not local.
-        A name that escapes its bucket folder is refused."""
-        bucket = (self.buckets_dir / obj.bucket).resolve()
-        if not bucket.is_dir():
-            return None
-        path = (bucket / obj.name).resolve()
+        A name that escapes its bucket folder, or that the file system cannot take
+        (NUL, a part over 255 bytes, a symlink loop...), is refused."""
+        try:
+            bucket = (self.buckets_dir / obj.bucket).resolve()
+            if not bucket.is_dir():
+                return None
+            if "\0" in obj.name:
+                raise ValueError("the name holds a NUL character")
+            path = (bucket / obj.name).resolve()
+        except (OSError, ValueError) as exc:
+            raise _unreadable(obj, exc) from None
+        except RuntimeError:  # pathlib's "Symlink loop from <path>"
+            raise _unreadable(obj, "a symbolic link loop") from None
         if bucket not in path.parents:
-            raise InvalidS3ObjectException(f"The object name {obj.name!r} escapes its bucket")
+            raise InvalidS3ObjectException(f"The object name {shorten(obj.name)!r} escapes its bucket")
         return path
 
     def check(self, obj: VideoObject) -> None:
@@ -71,11 +81,11 @@ class VideoSource:
         """A local path to the video (downloaded once into the cache for S3 objects)."""
         local = self.local_path(obj)
         if local is not None:
-            if not local.is_file():
-                raise InvalidS3ObjectException(f"Unable to get object {obj.name} from bucket {obj.bucket}")
+            _local_size(local, obj)
             return local
-        digest = hashlib.sha256(f"{obj.bucket}/{obj.name}/{obj.version}".encode()).hexdigest()[:32]
-        target = self.cache_dir / digest / Path(obj.name).name
+        digest = hashlib.sha256(f"{obj.bucket}/{obj.name}/{obj.version}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        suffix = re.search(r"\.[A-Za-z0-9]{1,10}$", obj.name)
+        target = self.cache_dir / digest / ("video" + (suffix[0] if suffix else ""))
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_suffix(target.suffix + ".part")
@@ -84,24 +94,20 @@ class VideoSource:
                 with open(partial, "wb") as out:
                     shutil.copyfileobj(body, out, 1 << 20)
             except Exception as exc:
-                raise InvalidS3ObjectException(f"Unable to get object {obj.name} from bucket {obj.bucket}: {exc}") from exc
+                raise _unreadable(obj, exc) from exc
             partial.replace(target)
         return target
 
     def _size(self, obj: VideoObject) -> int:
         local = self.local_path(obj)
         if local is not None:
-            if not local.is_file():
-                raise InvalidS3ObjectException(f"Unable to get object {obj.name} from bucket {obj.bucket}")
-            return local.stat().st_size
+            return _local_size(local, obj)
         if not self.use_s3:
-            raise InvalidS3ObjectException(
-                f"Unable to get object {obj.name} from bucket {obj.bucket}: no such local bucket and S3 is not configured"
-            )
+            raise _unreadable(obj, "no such local bucket and S3 is not configured")
         try:
             return int(self._s3().head_object(**self._s3_args(obj))["ContentLength"])
         except Exception as exc:
-            raise InvalidS3ObjectException(f"Unable to get object {obj.name} from bucket {obj.bucket}: {exc}") from exc
+            raise _unreadable(obj, exc) from exc
 
     @staticmethod
     def _s3_args(obj: VideoObject) -> dict[str, str]:
@@ -115,3 +121,22 @@ class VideoSource:
         import boto3
 
         return boto3.client("s3")
+
+
+def _local_size(path: Path, obj: VideoObject) -> int:
+    """The size of a regular file in a local bucket, or InvalidS3ObjectException."""
+    try:
+        info = path.stat()
+    except (OSError, ValueError) as exc:
+        raise _unreadable(obj, exc) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _unreadable(obj)
+    return info.st_size
+
+
+def _unreadable(obj: VideoObject, why: object = None) -> InvalidS3ObjectException:
+    """The error for an object that cannot be read. An OS error is told by its reason
+    only, never by the local path it names."""
+    reason = why.strerror if isinstance(why, OSError) and why.strerror else why
+    suffix = f": {shorten(reason, 200)}" if reason else ""
+    return InvalidS3ObjectException(f"Unable to get object {shorten(obj.name)} from bucket {obj.bucket}{suffix}")
