@@ -286,3 +286,26 @@ def test_service_files_are_for_its_user_only(tmp_path: Path) -> None:
     finally:
         handle.stop()
     assert os.stat(data_dir).st_mode & 0o777 == 0o700
+
+
+# ------------------------------------------- found by the fuzzer: other paths and methods
+@pytest.mark.parametrize("method, path, status", [("GET", "/", 405), ("DELETE", "/", 405), ("POST", "/foo", 404), ("PUT", "/" + "p" * 5000, 404)])
+def test_unknown_paths_and_methods_are_aws_shaped(running_service: ServiceHandle, method: str, path: str, status: int) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", running_service.port, timeout=30)
+    try:
+        connection.request(method, path, body=b"{}", headers={"X-Amz-Target": GET})
+        reply = connection.getresponse()
+        raw = reply.read()
+    finally:
+        connection.close()
+    payload = json.loads(raw)
+    assert (reply.status, payload["__type"]) == (status, "UnknownOperationException")
+    assert payload["Message"] and len(raw) < 1000
+
+
+def test_error_messages_can_carry_any_echoed_text(running_service: ServiceHandle) -> None:
+    """A lone surrogate echoed in a message once broke the error's own rendering (500 text)."""
+    body = b'{"Video": {"S3Object": {"Bucket": "no-such-bucket", "Name": "\\ud800.mp4"}}}'
+    status, payload, _ = send(running_service.endpoint_url, body, START)
+    assert (status, payload["__type"]) == (400, "InvalidS3ObjectException")
+    assert "\ud800.mp4" in payload["Message"]

@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -33,15 +34,22 @@ JSON_TYPE = "application/x-amz-json-1.1"
 _DRAIN_CAP = 64 << 20
 
 
-def error_response(exc: ApiError) -> Response:
+def error_response(exc: ApiError, status: int | None = None) -> Response:
     """The AWS-shaped error; ASCII JSON, so that any echoed text (a lone surrogate too)
     can be sent."""
     return Response(
         json.dumps({"__type": exc.code, "Message": exc.message}),
-        status_code=exc.status,
+        status_code=status or exc.status,
         media_type=JSON_TYPE,
         headers={"x-amzn-ErrorType": exc.code},
     )
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods (Starlette's 404 / 405) in the same AWS shape."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    message = f"No operation at {request.method} {shorten(request.url.path)}; operations are POST /"
+    return error_response(UnknownOperationException(message), status)
 
 
 def create_app(config: ServiceConfig, backend: Backend | None = None) -> Starlette:
@@ -86,6 +94,7 @@ def create_app(config: ServiceConfig, backend: Backend | None = None) -> Starlet
     return Starlette(
         routes=[Route("/", operation, methods=["POST"]), Route("/ping", ping, methods=["GET"])],
         lifespan=lifespan,
+        exception_handlers={HTTPException: _no_route},
     )
 
 
