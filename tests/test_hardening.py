@@ -248,7 +248,7 @@ def test_per_key_table_is_bounded() -> None:
         (json.dumps({"JobId": "abc", "SortBy": "S" * 900_000}).encode(), GET),
         (b"{}", "RekognitionService." + "T" * 10_000),
         (b"{}", "T" * 10_000),
-        (json.dumps({"JobId": "abc", "MaxResults": int("9" * 4000)}).encode(), GET),
+        (json.dumps({"JobId": "abc", "MaxResults": -int("9" * 4000)}).encode(), GET),
         (json.dumps({"Video": {"S3Object": {"Bucket": "shared", "Name": "n" * 1024 + "/"}}}).encode(), START),
         (json.dumps({"Video": {"S3Object": {"Bucket": "no-such-bucket", "Name": "n" * 1024}}}).encode(), START),
         (json.dumps({"Video": {"S3Object": {"Bucket": "shared", "Name": "../" * 300}}}).encode(), START),
