@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--max-video-bytes", type=int, default=None, help="larger videos get VideoTooLargeException (default: no limit)")
     serve.add_argument("--access-keys", default=None, help="require SigV4 with these keys: AKID:SECRET[,AKID:SECRET]")
     serve.add_argument("--rate-limit", type=float, default=None, help="requests/s for all clients (ThrottlingException above)")
-    serve.add_argument("--key-rate-limit", type=float, default=None, help="requests/s per access key (ProvisionedThroughputExceededException above)")
+    serve.add_argument("--key-rate-limit", type=float, default=None, help="requests/s per verified access key, or per client address without --access-keys (ProvisionedThroughputExceededException above)")
     serve.add_argument("--max-fps", type=float, default=None, help="frames analysed per second of video at most (default 30)")
     serve.add_argument("--region", default=None, help="the region SigV4 signatures must be scoped to (default us-east-1)")
 
