@@ -288,7 +288,7 @@ def zone_stats(paths: Paths, zone: Zone) -> ZoneStats:
     both = same & ins[:-1] & ins[1:]
     idx_in, t_in = paths.index[ins], paths.t[ins]  # by person then time
     persons, first_at = np.unique(idx_in, return_index=True)
-    last_at = np.r_[first_at[1:], len(idx_in)] - 1
+    last_at = np.r_[first_at[1:], len(idx_in)][:len(first_at)] - 1
     dwell_person = np.searchsorted(persons, paths.index[:-1][both])
     ms = np.bincount(dwell_person, weights=np.diff(paths.t)[both], minlength=len(persons)).astype(np.int64)
     return ZoneStats(

@@ -166,3 +166,15 @@ def test_pets09_ground_truth_as_results(shared_data):
     assert len(rep["flows"]) == 3 * 2
     assert np.array_equal(analytics.crossing_times(analysis),
                           np.unique([c["timestamp_ms"] for ln in rep["lines"] for c in ln["crossings"]]))
+
+
+def test_a_job_without_detections_counts_nothing():
+    geometry = analytics.parse_geometry({"lines": [DOOR], "zones": [SQUARE, EXIT]})
+    analysis = analytics.analyze(results.build_table([]), geometry)
+    assert analysis.report() == {
+        "lines": [{"name": "door", "in": 0, "out": 0, "crossings": []}],
+        "zones": [{"name": n, "entries": 0, "exits": 0, "peak_occupancy": 0, "dwell": []} for n in ("till", "exit")],
+        "flows": [{"from": "till", "to": "exit", "persons": 0}, {"from": "exit", "to": "till", "persons": 0}],
+    }
+    assert analysis.occupancy_per_second()["persons"].tolist() == [0, 0]
+    assert all(isinstance(t, type(analysis.flows)) for t in analysis.tables().values())

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.zones import GEOMETRY
 from peoplepath import analytics, client, contract, results
-from tests.dash_helpers import FPS, write_archive, write_numbered_video
+from tests.dash_helpers import FPS, write_archive
 from tests.test_browser import ARTIFACTS, CHROMIUM, idle
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -91,12 +91,12 @@ def test_clicking_the_frame_places_a_point_in_chromium(dashboard_on_archive):
         browser = pw.chromium.launch(executable_path=CHROMIUM,
                                      args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1600})
+            page = browser.new_page(viewport={"width": 1440, "height": 2200})
             page.goto(url)
             idle(page)
-            page.get_by_text("Archived file").click()
+            page.get_by_text("Archived file", exact=True).click()
             idle(page)
-            field = page.get_by_label(re.compile("path"), exact=False).first
+            field = page.get_by_label("... or a path to one")
             field.fill(str(archive))
             field.press("Enter")
             page.locator("[data-testid='stImage'] img").first.wait_for(state="visible", timeout=90_000)
@@ -105,7 +105,7 @@ def test_clicking_the_frame_places_a_point_in_chromium(dashboard_on_archive):
             chart = page.locator(".st-key-zones_frame .js-plotly-plot")
             chart.wait_for(state="visible", timeout=30_000)
             idle(page)
-            for rx, ry in ((0.25, 0.5), (0.75, 0.5)):
+            for placed, (rx, ry) in enumerate(((0.25, 0.5), (0.75, 0.5)), 1):
                 x, y = page.evaluate("""([rx, ry]) => {
                     const gd = document.querySelector('.st-key-zones_frame .js-plotly-plot'), fl = gd._fullLayout;
                     const box = gd.getBoundingClientRect();
@@ -114,8 +114,8 @@ def test_clicking_the_frame_places_a_point_in_chromium(dashboard_on_archive):
                 page.mouse.move(x, y)
                 time.sleep(0.3)
                 page.mouse.click(x, y)
+                page.get_by_text(re.compile(rf"\({placed} placed\)")).wait_for(timeout=60_000)
                 idle(page)
-            page.get_by_text(re.compile(r"\(2 placed\)")).wait_for(timeout=30_000)
             page.locator(".st-key-zones_add_line button").click()
             idle(page)
             page.get_by_text("line 1: in / out").wait_for(timeout=30_000)
@@ -129,7 +129,7 @@ def test_clicking_the_frame_places_a_point_in_chromium(dashboard_on_archive):
 
 @pytest.fixture
 def dashboard_on_archive(tmp_path):
-    """`streamlit run app.py` on a free port and a made-up archive with its video."""
+    """`streamlit run app.py` on a free port, and a made-up archive (drawn on blank frames)."""
     import os
     import subprocess
     import sys
@@ -138,7 +138,6 @@ def dashboard_on_archive(tmp_path):
     from tests.conftest import REPO, free_port
 
     archive = write_archive(tmp_path / "walk.json", n_frames=60)
-    write_numbered_video(tmp_path / "walk.mp4", 60)
     port = free_port()
     log = open(tmp_path / "streamlit.log", "wb")
     env = {**os.environ, "PEOPLEPATH_DATA_DIR": str(tmp_path / "data")}
@@ -162,3 +161,17 @@ def dashboard_on_archive(tmp_path):
     yield url, archive
     os.killpg(proc.pid, 15)
     proc.wait(timeout=20)
+
+
+def test_geometry_is_drawn_where_it_is():
+    import numpy as np
+
+    from peoplepath import overlay
+
+    geometry = analytics.parse_geometry(GEOMETRY_DOC)
+    image = np.zeros((480, 640, 3), np.uint8)
+    out = overlay.render(image, overlay.View(results.build_table([])), [overlay.GeometryAnnotator(geometry, [(0.9, 0.1)])])
+    assert not image.any()
+    assert tuple(out[240, 320]) == overlay.GeometryAnnotator.LINE  # the door's middle
+    assert out[400, 100].any() and not out[100, 100].any()  # zone "left" is tinted, above it nothing
+    assert tuple(out[48, 576]) == overlay.GeometryAnnotator.DRAFT  # the placed point
