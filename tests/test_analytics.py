@@ -178,3 +178,40 @@ def test_a_job_without_detections_counts_nothing():
     }
     assert analysis.occupancy_per_second()["persons"].tolist() == [0, 0]
     assert all(isinstance(t, type(analysis.flows)) for t in analysis.tables().values())
+
+
+def test_analyze_command_writes_the_report_and_tables(shared_data, tmp_path):
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    clip = CLIPS["pets09_s2l1"]
+    seq = shared_data / "pets09_s2l1"
+    geometry_file = tmp_path / "geometry.json"
+    geometry_file.write_text(json.dumps(clip["geometry"]))
+    out, csv = tmp_path / "report.json", tmp_path / "tables"
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "peoplepath", "analyze", *map(str, args)],
+                              capture_output=True, text=True)
+
+    done = run(seq / "gt" / "gt.txt", "--video", seq / clip["video"], "--geometry", geometry_file,
+               "--out", out, "--csv", csv)
+    assert done.returncode == 0, done.stderr
+    (w, h), fps = clip["size"], clip["fps"]
+    table = results.table_from_job(client.load_mot(seq / "gt" / "gt.txt", width=w, height=h, fps=fps))
+    analysis = analytics.analyze(table, analytics.parse_geometry(clip["geometry"]))
+    assert json.loads(out.read_text()) == analysis.report()
+    assert sorted(p.name for p in csv.iterdir()) == [
+        "crossings.csv", "dwell.csv", "flows.csv", "lines.csv", "occupancy.csv", "zones.csv"]
+    lines = pd.read_csv(csv / "lines.csv")
+    assert lines.to_dict("records") == [{k: ln[k] for k in ("name", "in", "out")} for ln in analysis.report()["lines"]]
+    occupancy = pd.read_csv(csv / "occupancy.csv")
+    assert list(occupancy.columns) == ["zone", "second", "persons"] and occupancy["persons"].max() > 0
+    # Bad input is a message, not a traceback.
+    no_video = run(seq / "gt" / "gt.txt", "--geometry", geometry_file, "--out", out)
+    assert no_video.returncode == 2 and "give its --video" in no_video.stderr
+    geometry_file.write_text('{"lines": [{"name": "a", "from": [0, 0], "to": [2, 0]}]}')
+    bad = run(seq / "gt" / "gt.txt", "--video", seq / clip["video"], "--geometry", geometry_file, "--out", out)
+    assert bad.returncode == 2 and "outside the frame" in bad.stderr and "Traceback" not in bad.stderr

@@ -147,3 +147,23 @@ def test_no_face_of_the_source_survives_the_blurred_export(faces_clip, tmp_path)
     assert len(left) > 60
     assert min(kept) > 0.75  # the measure sees a face that survives
     assert max(left) < 0.2 and max(corr) < 0.25  # no face does
+
+
+def test_export_clip_command_range_and_errors(tmp_path):
+    from tests.dash_helpers import write_archive, write_numbered_video
+
+    archive = write_archive(tmp_path / "a.json", n_frames=60)
+    video = write_numbered_video(tmp_path / "v.mp4", 60)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "peoplepath", "export-clip", str(archive), "--video", str(video),
+                               *map(str, args)], cwd=REPO, capture_output=True, text=True)
+
+    done = run("--out", tmp_path / "c.mp4", "--from", 400, "--to", 1200, "--blur-faces")
+    assert done.returncode == 0, done.stderr
+    with FrameReader(tmp_path / "c.mp4", proxy="off") as clip:
+        assert clip.info.frame_count == 21  # frames 10..30 at 25 fps
+    backwards = run("--out", tmp_path / "d.mp4", "--from", 1200, "--to", 400)
+    assert backwards.returncode == 1 and "before it starts" in backwards.stderr
+    missing = run("--out", tmp_path / "e.mp4", "--video", tmp_path / "none.mp4")
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
