@@ -277,7 +277,7 @@ def render_zones(data: JobData, reader: Any, *, key: str) -> analytics.Analysis 
 
     _sync_link(geometry)
     if geometry.empty:
-        st.info("No lines or zones yet: place points on the frame, type them in, or load a geometry file.")
+        st.caption("No lines or zones yet: place points on the frame, type them in, or load a geometry file.")
         return None
     analysis = analysis_for(data)
     _render_results(analysis, reader, n, key=key)

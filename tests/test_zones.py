@@ -81,7 +81,7 @@ def test_a_damaged_link_is_a_warning(tmp_path):
     at = open_archive(write_archive(tmp_path / "a.json", n_frames=30), geo="not-a-geometry")
     assert not at.exception
     assert any("could not be read" in w.value for w in at.warning)
-    assert any("No lines or zones yet" in i.value for i in at.info)
+    assert any("No lines or zones yet" in c.value for c in at.caption)
 
 
 @pytest.mark.slow
