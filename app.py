@@ -14,6 +14,7 @@ from components.people import render_people
 from components.source import JOB, render_source
 from components.status import render_status, render_unfinished
 from components.viewer import FRAME, frame_at_ms, render_viewer
+from components.zones import geometry_layers, render_zones
 from peoplepath import client as api
 from peoplepath import contract
 from peoplepath.video import VideoError
@@ -127,12 +128,14 @@ if st.session_state.get("loaded") != loaded:
 comparison = compare_job(data, reader, gt_file, video_key=str(video_path)) if gt_file else None
 if comparison:
     render_scores(comparison, key="gt_scores")
-t_ms = render_viewer(data, reader, key="viewer", gt=comparison)
-tabs = st.tabs(["People", "Export"] + (["Ground truth"] if comparison else []))
+t_ms = render_viewer(data, reader, key="viewer", gt=comparison, extra_layers=geometry_layers(key="zones"))
+tabs = st.tabs(["People", "Export", "Lines & zones"] + (["Ground truth"] if comparison else []))
 with tabs[0]:
     render_people(data, reader, key="people", video_key=str(video_path))
 with tabs[1]:
     render_export(data, reader, key="export", t_ms=t_ms or 0)
+with tabs[2]:
+    render_zones(data, reader, key="zones")
 if comparison:
-    with tabs[2]:
+    with tabs[3]:
         render_gt_tables(comparison, key="gt_tables")

@@ -1,5 +1,6 @@
 """Export: detections as CSV, Parquet, MOTChallenge txt and Rekognition JSON; an
-annotated clip of a time range as browser-playable H.264 MP4."""
+annotated clip of a time range as browser-playable H.264 MP4, faces blurred unless
+unticked (the clip leaves the page)."""
 
 from __future__ import annotations
 
@@ -34,15 +35,17 @@ def render_export(data: JobData, reader: Any, *, key: str, t_ms: int = 0) -> Pat
     default = (max(0.0, t_ms / 1000 - 2), min(duration, t_ms / 1000 + 3))
     st.session_state.setdefault(f"{key}_range", (round(default[0], 2), round(default[1], 2)))
     start, end = st.slider("Time range (s)", 0.0, max(duration, 0.01), key=f"{key}_range", step=0.04)
-    opts = st.columns(3)
+    opts = st.columns(4)
     trails = opts[0].checkbox("Paths", value=True, key=f"{key}_clip_trails")
     faces = opts[1].checkbox("Faces and landmarks", value=True, key=f"{key}_clip_faces")
-    if opts[2].button("Make clip", key=f"{key}_clip", type="primary"):
+    blur = opts[2].checkbox("Blur faces", value=True, key=f"{key}_clip_blur",
+                            help="Every face box, grown a little, and the head of persons without one (no landmarks)")
+    if opts[3].button("Make clip", key=f"{key}_clip", type="primary"):
         out = Path(tempfile.gettempdir()) / "peoplepath-clips" / f"{stem}_{int(start * 1000)}_{int(end * 1000)}.mp4"
         bar = st.progress(0.0, text="Encoding...")
         try:
             write_clip(reader, table, int(start * 1000), int(end * 1000), out,
-                       annotators=overlay.annotators(faces=faces, landmarks=faces, trails=trails),
+                       annotators=overlay.annotators(faces=faces, landmarks=faces, trails=trails), blur_faces=blur,
                        progress=lambda f: bar.progress(f, text=f"Encoding... {f:.0%}"))
         except (ClipError, OSError) as exc:
             st.error(f"The clip could not be made: {exc}")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from peoplepath import overlay, results
+from peoplepath import overlay, privacy, results
 
 from .loading import JobData
 
@@ -22,14 +22,17 @@ def _data_url(image: np.ndarray) -> str:
 
 
 @st.cache_data(max_entries=8, show_spinner="Cutting thumbnails...")
-def thumbnails(cache_key: str, video_key: str, _data: JobData, _reader: Any) -> dict[int, str]:
-    """A small crop of each person at their largest box, as data URLs."""
+def thumbnails(cache_key: str, video_key: str, _data: JobData, _reader: Any, blur: bool = False) -> dict[int, str]:
+    """A small crop of each person at their largest box, as data URLs; with `blur`, the
+    faces of that moment blurred (privacy.blur_faces)."""
     table, out = _data.table, {}
     for row in _data.summary.itertuples():
         hit = table[(table["index"] == row.index) & (table["timestamp_ms"] == row.best_ms) & table["has_box"]]
         if hit.empty:
             continue
         image = _reader.frame_at_ms(row.best_ms).image
+        if blur:
+            image = privacy.blur_faces(image, table[table["timestamp_ms"] == row.best_ms])
         h, w = image.shape[:2]
         b = hit.iloc[0]
         x1, y1 = int(max(b["left"] * w - 4, 0)), int(max(b["top"] * h - 4, 0))
@@ -48,7 +51,8 @@ def render_people(data: JobData, reader: Any, *, key: str, video_key: str) -> in
         st.info("No persons in this job.")
         return None
     s = data.summary.copy()
-    thumbs = thumbnails(data.cache_key, video_key, data, reader)
+    blur = st.toggle("Blur faces in thumbnails", key=f"{key}_blur", value=False)
+    thumbs = thumbnails(data.cache_key, video_key, data, reader, blur)
     table = pd.DataFrame({
         "Person": s["index"].map(lambda i: f"#{i}"),
         "Thumbnail": s["index"].map(lambda i: thumbs.get(int(i))),

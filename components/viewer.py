@@ -4,7 +4,7 @@ scrubbing reruns only this part of the page."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -54,12 +54,13 @@ def _next_detection(frames: np.ndarray, n_frames: int, forward: bool) -> None:
 
 
 @st.fragment
-def render_viewer(data: JobData, reader: Any, *, key: str, gt: ground_truth.Comparison | None = None) -> int:
+def render_viewer(data: JobData, reader: Any, *, key: str, gt: ground_truth.Comparison | None = None,
+                  extra_layers: Sequence[overlay.Annotator] = ()) -> int:
     """The frame with its detections, the scrubbing controls (slider, previous/next
     frame and detection, a person's first/last appearance; arrow keys and Shift+arrow
     keys too), the person filter, overlay toggles and the timeline; with ground truth
-    `gt`, its errors on the frame and the timeline and previous/next error. Returns the
-    current time in ms."""
+    `gt`, its errors on the frame and the timeline and previous/next error; `extra_layers`
+    are drawn on the frame too (lines and zones). Returns the current time in ms."""
     n = len(reader.timestamps_ms)
     st.session_state.setdefault(FRAME, 0)
     st.session_state[FRAME] = int(min(max(st.session_state[FRAME], 0), n - 1))
@@ -108,7 +109,7 @@ def render_viewer(data: JobData, reader: Any, *, key: str, gt: ground_truth.Comp
         lo, hi = np.searchsorted(frames, index, "left"), np.searchsorted(frames, index, "right")
         rows = table.iloc[lo:hi]  # frames run in the table's (time) order, filtered or not
         view = overlay.View(rows, table, frame.timestamp_ms)
-        layers = overlay.annotators(boxes=boxes, faces=faces, landmarks=landmarks, trails=trails)
+        layers = [*overlay.annotators(boxes=boxes, faces=faces, landmarks=landmarks, trails=trails), *extra_layers]
         if gt_view and gt_view.overlay:
             layers.append(ground_truth.annotator(gt, index, gt_view))
         image = overlay.render(frame.image, view, layers)

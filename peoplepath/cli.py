@@ -1,4 +1,4 @@
-"""`python -m peoplepath serve | track | eval` from the shell."""
+"""`python -m peoplepath serve | track | eval | analyze | export-clip` from the shell."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .service.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from .client import JobResult
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +43,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("results", type=Path, nargs="+", help="GetPersonTracking JSON files (one per clip)")
     evaluate.add_argument("--gt", type=Path, nargs="+", required=True, help="GT_DIR per results file (gt/gt.txt, seqinfo.ini)")
 
+    analyze = commands.add_parser("analyze", help="line crossings, zone entries, dwell, occupancy and flows")
+    analyze.add_argument("results", type=Path, nargs="+",
+                         help="results files of one job (GetPersonTracking JSON, or MOTChallenge txt with --video)")
+    analyze.add_argument("--geometry", type=Path, required=True, help='lines and zones: {"lines": [...], "zones": [...]}')
+    analyze.add_argument("--out", type=Path, required=True, help="the report (JSON) to write")
+    analyze.add_argument("--csv", type=Path, default=None, metavar="DIR",
+                         help="also write the report as CSV tables, with occupancy per second per zone")
+    analyze.add_argument("--video", type=Path, default=None, help="the video (times and sizes MOTChallenge files)")
+
+    clip = commands.add_parser("export-clip", help="an annotated H.264 clip of the results over their video")
+    clip.add_argument("results", type=Path, help="GetPersonTracking JSON, or MOTChallenge txt")
+    clip.add_argument("--video", type=Path, required=True)
+    clip.add_argument("--out", type=Path, required=True, help="the MP4 file to write")
+    clip.add_argument("--blur-faces", action="store_true", help="blur every face (face boxes, else the head of the person box)")
+    clip.add_argument("--no-overlay", action="store_true", help="draw nothing (with --blur-faces: only the faces blurred)")
+    clip.add_argument("--from", dest="start_ms", type=int, default=0, metavar="MS", help="start (ms, default 0)")
+    clip.add_argument("--to", dest="end_ms", type=int, default=None, metavar="MS", help="end (ms, default the last frame)")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -47,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "track":
             return _track(args)
+        if args.command == "analyze":
+            return _analyze(args)
+        if args.command == "export-clip":
+            return _export_clip(args)
         return _eval(args)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -115,4 +140,61 @@ def _eval(args: argparse.Namespace) -> int:
     if len(args.results) != len(args.gt):
         raise ValueError("give one --gt folder per results file")
     print(evaluate_files(args.results, args.gt))
+    return 0
+
+
+def read_results(path: Path, video: Path | None = None) -> "JobResult":
+    """One results file in any form the project reads: a GetPersonTracking JSON archive,
+    or MOTChallenge txt (timed and sized by its `video`)."""
+    from .client import load_archive, load_mot
+    from .video import VideoError, probe
+
+    if path.suffix.lower() != ".txt":
+        return load_archive(path)
+    if video is None:
+        raise ValueError(f"{path} is a MOTChallenge file, timed in frames: give its --video")
+    try:
+        info = probe(video)
+    except VideoError as exc:
+        raise ValueError(f"The video {video} cannot be read: {exc}") from exc
+    return load_mot(path, width=info.width, height=info.height, fps=info.fps, duration_ms=info.duration_ms)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from . import analytics, results
+
+    geometry = analytics.load_geometry(args.geometry)
+    jobs = [read_results(p, args.video) for p in args.results]
+    job = replace(jobs[0], persons=[d for j in jobs for d in j.persons])  # the parts of one job
+    analysis = analytics.analyze(results.table_from_job(job), geometry)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(analysis.report(), indent=1))
+    if args.csv is not None:
+        args.csv.mkdir(parents=True, exist_ok=True)
+        for name, table in analysis.tables().items():
+            table.to_csv(args.csv / f"{name}.csv", index=False)
+    report = analysis.report()
+    lines = ", ".join(f"{ln['name']} {ln['in']} in / {ln['out']} out" for ln in report["lines"])
+    zones = ", ".join(f"{z['name']} {z['entries']} entries (peak {z['peak_occupancy']})" for z in report["zones"])
+    print(f"{len(job.persons)} detections; lines: {lines or 'none'}; zones: {zones or 'none'} -> {args.out}")
+    return 0
+
+
+def _export_clip(args: argparse.Namespace) -> int:
+    from . import results
+    from .export_video import ClipError, write_clip
+    from .video import FrameReader, VideoError
+
+    table = results.table_from_job(read_results(args.results, args.video))
+    try:
+        with FrameReader(args.video, proxy="off") as reader:
+            end_ms = int(reader.timestamps_ms[-1]) if args.end_ms is None else args.end_ms
+            write_clip(reader, table, args.start_ms, end_ms, args.out, blur_faces=args.blur_faces,
+                       annotators=[] if args.no_overlay else None)
+    except (VideoError, ClipError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.out} ({'faces blurred' if args.blur_faces else 'faces not blurred'})")
     return 0

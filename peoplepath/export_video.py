@@ -1,5 +1,6 @@
 """An annotated clip of a time range as browser-playable H.264 MP4 (libx264, yuv420p,
-+faststart), encoded by the ffmpeg binary that ships inside `imageio-ffmpeg`."""
++faststart), encoded by the ffmpeg binary that ships inside `imageio-ffmpeg`; faces
+blurred on request (`privacy.FaceBlurAnnotator`) before anything is drawn."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import overlay
+from . import overlay, privacy
 from .results import frames_from_timestamps
 
 
@@ -27,12 +28,15 @@ def write_clip(
     *,
     annotators: Sequence[overlay.Annotator] | None = None,
     crf: int = 23,
+    blur_faces: bool = False,
     progress: Callable[[float], None] | None = None,
 ) -> Path:
     """Encode the frames of `reader` (a `video.FrameReader`) from `start_ms` to `end_ms`
     (inclusive), each with the detections of its frame drawn on it, to `out_path`.
     `table` must be sorted by time (as `results.build_table` makes it).
-    The clip's frame rate is the video's; `progress(fraction)` is called per frame."""
+    The clip's frame rate is the video's; `progress(fraction)` is called per frame.
+    With `blur_faces`, every face (see `privacy`) is blurred first on every frame, and
+    landmarks are not drawn."""
     import imageio_ffmpeg
 
     times = np.asarray(reader.timestamps_ms)
@@ -40,7 +44,9 @@ def write_clip(
         raise ClipError(f"The range ends ({end_ms} ms) before it starts ({start_ms} ms)")
     first = int(frames_from_timestamps(np.array([start_ms]), times)[0])
     last = int(frames_from_timestamps(np.array([end_ms]), times)[0])
-    annotators = overlay.annotators() if annotators is None else annotators
+    annotators = overlay.annotators() if annotators is None else list(annotators)
+    if blur_faces:  # and no landmarks: they would redraw the face's geometry
+        annotators = [privacy.FaceBlurAnnotator(), *(a for a in annotators if not isinstance(a, overlay.LandmarkAnnotator))]
     det_frames = frames_from_timestamps(table["timestamp_ms"].to_numpy(), times) if len(table) else np.zeros(0, int)
     info = reader.info
     out = Path(out_path)

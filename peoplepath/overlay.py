@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from . import analytics
 
 
 # Distinct BGR colours (Tableau 20 order, colour-blind friendlier first).
@@ -289,3 +292,38 @@ def heatmap_overlay(image: np.ndarray, hist: np.ndarray, alpha: float = 0.55) ->
     colored = cv2.applyColorMap(heat, cv2.COLORMAP_INFERNO)
     weight = (heat.astype(np.float32) / 255.0 * alpha)[..., None]
     return (canvas * (1 - weight) + colored * weight).astype(np.uint8)
+
+
+class GeometryAnnotator(Annotator):
+    """Lines and zones of an `analytics.Geometry` (frame ratios): zones tinted and
+    outlined, lines with an arrow towards their `in` side (+1: the right of from -> to as
+    seen on screen), each named; `draft` points (ratios) as numbered dots."""
+
+    LINE, ZONE, DRAFT = (0, 215, 255), (230, 160, 0), (255, 0, 255)
+
+    def __init__(self, geometry: "analytics.Geometry", draft: Sequence[tuple[float, float]] = ()) -> None:
+        self.geometry, self.draft = geometry, list(draft)
+
+    def draw_on(self, canvas: np.ndarray, view: View) -> None:
+        w, h = _scale(canvas)
+        t = _thickness(canvas) + 1
+        scale = np.array([w, h], np.float64)
+        for zone in self.geometry.zones:
+            pts = (np.array(zone.polygon) * scale).round().astype(np.int32).reshape(-1, 1, 2)
+            tint = canvas.copy()
+            cv2.fillPoly(tint, [pts], self.ZONE, cv2.LINE_AA)
+            cv2.addWeighted(tint, 0.25, canvas, 0.75, 0, dst=canvas)
+            cv2.polylines(canvas, [pts], True, self.ZONE, t, cv2.LINE_AA)
+            _label(canvas, zone.name, _pt(pts[:, 0].min(axis=0)), self.ZONE, below=True)
+        for line in self.geometry.lines:
+            a, b = np.array(line.start) * scale, np.array(line.end) * scale
+            cv2.line(canvas, _pt(a.round()), _pt(b.round()), self.LINE, t + 1, cv2.LINE_AA)
+            mid, d = (a + b) / 2, b - a
+            normal = np.array([-d[1], d[0]]) / max(np.hypot(*d), 1e-9)  # towards side +1 (y down)
+            tip = mid + normal * max(18.0, min(w, h) / 18)
+            cv2.arrowedLine(canvas, _pt(mid.round()), _pt(tip.round()), self.LINE, t, cv2.LINE_AA, tipLength=0.35)
+            _label(canvas, f"{line.name} (in)", _pt(tip.round()), self.LINE)
+        for k, (x, y) in enumerate(self.draft, 1):
+            p = _pt((round(x * w), round(y * h)))
+            cv2.circle(canvas, p, t * 3, self.DRAFT, -1, cv2.LINE_AA)
+            _label(canvas, str(k), p, self.DRAFT)
