@@ -13,7 +13,8 @@ from .service.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m peoplepath", description=__doc__)
+    prog = "peoplepath" if Path(sys.argv[0]).name == "peoplepath" else "python -m peoplepath"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve StartPersonTracking / GetPersonTracking over HTTP")
