@@ -28,6 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--rate-limit", type=float, default=None, help="requests/s for all clients (ThrottlingException above)")
     serve.add_argument("--key-rate-limit", type=float, default=None, help="requests/s per access key (ProvisionedThroughputExceededException above)")
     serve.add_argument("--max-fps", type=float, default=None, help="frames analysed per second of video at most (default 30)")
+    serve.add_argument("--chunk-seconds", type=float, default=None, help="analyse videos in chunks of this length; a stopped job resumes from its finished chunks (default 120)")
+    serve.add_argument("--scheduler", default=None, help="send the chunks to the Dask cluster of this scheduler (tcp://HOST:PORT); default: analyse locally")
+    serve.add_argument("--allow-partial", action="store_true", default=None, help="a video not readable to its end still SUCCEEDS, with a note in StatusMessage")
+    serve.add_argument("--no-faces", dest="faces", action="store_false", default=None, help="skip face analysis")
 
     track = commands.add_parser("track", help="analyse one video file without a server")
     track.add_argument("video", type=Path)
@@ -69,6 +73,10 @@ def _serve(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         key_rate_limit=args.key_rate_limit,
         max_fps=args.max_fps,
+        chunk_seconds=args.chunk_seconds,
+        scheduler=args.scheduler,
+        allow_partial=args.allow_partial,
+        faces=args.faces,
     )
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=5)
     return 0
