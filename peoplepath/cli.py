@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from .service.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
+
+DEFAULT_CHUNK_SECONDS = 120.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     track.add_argument("--out", type=Path, required=True, help="GetPersonTracking-shaped JSON file to write")
     track.add_argument("--max-fps", type=float, default=30.0)
     track.add_argument("--no-faces", action="store_true", help="skip face analysis")
+    track.add_argument(
+        "--chunk-seconds", type=float, default=None,
+        help="analyse longer videos in chunks of this many seconds (default $PEOPLEPATH_CHUNK_SECONDS or 120; 0: never)",
+    )
 
     evaluate = commands.add_parser("eval", help="score results against MOTChallenge ground truth")
     evaluate.add_argument("results", type=Path, nargs="+", help="GetPersonTracking JSON files (one per clip)")
@@ -85,31 +92,51 @@ def _serve(args: argparse.Namespace) -> int:
 def _track(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .engine.pipeline import EngineSettings, Pipeline
+    from .engine.pipeline import EngineSettings, Pipeline, video_metadata
     from .video import VideoError
 
+    chunk_seconds = args.chunk_seconds if args.chunk_seconds is not None else chunk_seconds_from_env()
     pipeline = Pipeline(EngineSettings(max_fps=args.max_fps, faces=not args.no_faces))
     with tqdm(total=100, unit="%", desc=args.video.name) as bar:
         def progress(fraction: float) -> None:
             bar.update(int(fraction * 100) - bar.n)
 
         try:
-            result = pipeline.run(args.video, progress=progress)
+            info, tracks, t = pipeline.track(args.video, progress=progress, chunk_seconds=chunk_seconds)
         except VideoError as exc:
             document = {"JobStatus": "FAILED", "StatusMessage": f"The video could not be decoded: {exc}", "Persons": []}
             args.out.write_text(json.dumps(document, indent=1))
             print(f"error: {exc}", file=sys.stderr)
             return 1
         bar.update(100 - bar.n)
-    document = {"JobStatus": "SUCCEEDED", "VideoMetadata": result.video_metadata(), "Persons": result.persons_records()}
-    args.out.write_text(json.dumps(document, separators=(",", ":")))
-    t = result.timings
+    # Streamed batch by batch: the document is never whole in memory.
+    with open(args.out, "w", encoding="utf-8") as out:
+        head = {"JobStatus": "SUCCEEDED", "VideoMetadata": video_metadata(info)}
+        out.write(json.dumps(head, separators=(",", ":"))[:-1] + ',"Persons":[')
+        first = True
+        for batch in tracks.rows():
+            if batch:
+                out.write(("" if first else ",") + ",".join(row.record for row in batch))
+                first = False
+        out.write("]}")
     print(
-        f"{result.persons} persons, {len(result.rows)} detections, {t.frames} frames in {t.total:.1f} s "
+        f"{tracks.persons} persons, {tracks.detections} detections, {t.frames} frames in {t.total:.1f} s "
         f"({t.frames / max(t.total, 1e-9):.1f} frames/s: decode {t.decode:.1f} s, detect {t.detect:.1f} s, "
         f"track {t.track:.1f} s, faces {t.faces:.1f} s) -> {args.out}"
     )
     return 0
+
+
+def chunk_seconds_from_env() -> float:
+    """$PEOPLEPATH_CHUNK_SECONDS, or 120."""
+    value = os.environ.get("PEOPLEPATH_CHUNK_SECONDS", "").strip()
+    try:
+        seconds = float(value) if value else DEFAULT_CHUNK_SECONDS
+    except ValueError:
+        raise ValueError(f"PEOPLEPATH_CHUNK_SECONDS must be a number of seconds, got {value!r}") from None
+    if not seconds >= 0:
+        raise ValueError(f"PEOPLEPATH_CHUNK_SECONDS must be >= 0, got {value!r}")
+    return seconds
 
 
 def _eval(args: argparse.Namespace) -> int:
