@@ -21,8 +21,8 @@ class ServiceConfig:
     rate_limit: requests per second across all clients (0 = unlimited); above it the
     service answers ThrottlingException. key_rate_limit: the same per access key,
     answered with ProvisionedThroughputExceededException.
-    chunk_seconds: a video is analysed as consecutive chunks of this length (finished
-    chunks are kept, so a stopped job resumes from them). scheduler: a Dask scheduler
+    chunk_seconds: a video is analysed as consecutive chunks of this length (0: one
+    chunk; finished chunks are kept, so a stopped job resumes from them). scheduler: a Dask scheduler
     address (tcp://HOST:PORT) to send the chunks to; empty = analyse them locally.
     allow_partial: a video that cannot be read to its end still ends SUCCEEDED (with a
     note in StatusMessage) instead of FAILED. faces: False skips face analysis (no
@@ -56,8 +56,8 @@ class ServiceConfig:
             raise ValueError("rate limits must be >= 0 (0 = unlimited)")
         if not 0 < self.max_fps <= 240:
             raise ValueError("max_fps must be in (0, 240]")
-        if not self.chunk_seconds >= 1:
-            raise ValueError("chunk_seconds must be at least 1")
+        if not self.chunk_seconds >= 0:
+            raise ValueError("chunk_seconds must be >= 0 (0 = one chunk per video)")
         if self.scheduler and not self.scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
             raise ValueError(f"scheduler must be a Dask address like tcp://HOST:PORT, got {self.scheduler!r}")
 
