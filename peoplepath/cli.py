@@ -45,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--chunk-seconds", type=float, default=None,
         help="analyse longer videos in chunks of this many seconds (default $PEOPLEPATH_CHUNK_SECONDS or 120; 0: never)",
     )
+    track.add_argument(
+        "--scheduler", default=os.environ.get("PEOPLEPATH_SCHEDULER") or None,
+        help="analyse the chunks on the Dask cluster of this scheduler (tcp://HOST:PORT; workers read VIDEO at the same path)",
+    )
 
     evaluate = commands.add_parser("eval", help="score results against MOTChallenge ground truth")
     evaluate.add_argument("results", type=Path, nargs="+", help="GetPersonTracking JSON files (one per clip)")
@@ -96,13 +100,18 @@ def _track(args: argparse.Namespace) -> int:
     from .video import VideoError
 
     chunk_seconds = args.chunk_seconds if args.chunk_seconds is not None else chunk_seconds_from_env()
-    pipeline = Pipeline(EngineSettings(max_fps=args.max_fps, faces=not args.no_faces))
+    settings = EngineSettings(max_fps=args.max_fps, faces=not args.no_faces)
     with tqdm(total=100, unit="%", desc=args.video.name) as bar:
         def progress(fraction: float) -> None:
             bar.update(int(fraction * 100) - bar.n)
 
         try:
-            info, tracks, t = pipeline.track(args.video, progress=progress, chunk_seconds=chunk_seconds)
+            if args.scheduler:
+                from .service.dask_runner import track_on_cluster
+
+                info, tracks, t = track_on_cluster(args.scheduler, args.video, settings, chunk_seconds, progress)
+            else:
+                info, tracks, t = Pipeline(settings).track(args.video, progress=progress, chunk_seconds=chunk_seconds)
         except VideoError as exc:
             document = {"JobStatus": "FAILED", "StatusMessage": f"The video could not be decoded: {exc}", "Persons": []}
             args.out.write_text(json.dumps(document, indent=1))

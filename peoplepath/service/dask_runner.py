@@ -51,6 +51,7 @@ class VideoRef:
     name: str
     version: str | None
     buckets_dir: str
+    path: str | None = None  # a file at this path on every machine instead (the `track` command)
 
     @property
     def obj(self) -> VideoObject:
@@ -60,6 +61,8 @@ class VideoRef:
 def _worker_path(ref: VideoRef) -> Path:
     """The video as a local file on this worker (one download per machine for S3; a file
     lock keeps worker processes from fetching the same object at once)."""
+    if ref.path is not None:
+        return Path(ref.path)
     cache = Path(os.environ.get("PEOPLEPATH_WORKER_CACHE") or Path.home() / ".cache" / "peoplepath" / "videos")
     cache.mkdir(parents=True, exist_ok=True)
     source = VideoSource(Path(ref.buckets_dir), cache)
@@ -83,7 +86,7 @@ def _pipeline(settings: EngineSettings) -> Any:
 
 def _public(exc: Exception, ref: VideoRef, path: Path | None) -> Exception:
     """`exc` with this machine's paths taken out of its message (same type if possible)."""
-    text = public_message(str(exc), video_name(ref.obj), (path,) if path else ())
+    text = public_message(str(exc), ref.name if ref.path else video_name(ref.obj), (path,) if path else ())
     try:
         return type(exc)(text)
     except Exception:
@@ -196,7 +199,7 @@ class DaskJobRunner(JobRunner):
                 ]
                 started = time.perf_counter()
                 try:
-                    for future in as_completed(futures):
+                    for future in as_completed(futures, loop=client.loop):
                         if self._stopping.is_set():
                             return "IN_PROGRESS"
                         data = future.result()
@@ -230,6 +233,29 @@ class DaskJobRunner(JobRunner):
                     self._client.close(timeout=5)
                 except Exception:  # closing a client whose scheduler is gone
                     pass
+
+
+def track_on_cluster(
+    scheduler: str, path: Path, settings: EngineSettings, chunk_seconds: float, progress: Any = None
+) -> tuple[Any, Any, Any]:
+    """The `track` command on a cluster: (VideoInfo, JobTracks, Timings) of the video at
+    `path`, which every worker reads at the same path."""
+    from ..engine.chunking import ChunkResult, Timings, finish, plan_chunks
+
+    path = Path(path).resolve()
+    ref = VideoRef("", path.name, None, "", str(path))
+    with Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False) as client:
+        info = client.submit(probe_task, ref, pure=False).result()
+        specs = plan_chunks(info.duration_ms, chunk_seconds)
+        futures = [client.submit(analyse_chunk_task, ref, spec, settings, retries=2, pure=False) for spec in specs]
+        results = []
+        for future in as_completed(futures, loop=client.loop):
+            results.append(ChunkResult.from_bytes(future.result()))
+            future.release()
+            if progress is not None:
+                progress(len(results) / len(specs))
+    timings = sum((r.timings for r in results), Timings())
+    return info, finish(info, results, settings), timings
 
 
 def _lost(exc: BaseException) -> bool:
