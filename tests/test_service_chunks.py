@@ -43,7 +43,8 @@ def wait_for(condition, timeout: float = 300, every: float = 0.3) -> None:
 
 @pytest.mark.slow
 def test_sigkilled_service_resumes_from_its_finished_chunks(tmp_path: Path, shared_data: Path) -> None:
-    service = ServiceHandle(tmp_path / "svc", free_port(), args=["--chunk-seconds", "20", "--no-faces"])
+    # every other frame (3.5 fps) and no faces: the flow is under test, not the engine
+    service = ServiceHandle(tmp_path / "svc", free_port(), args=["--chunk-seconds", "20", "--no-faces", "--max-fps", "3.5"])
     service.link_shared_bucket(shared_data)
     service.start()
     try:
@@ -79,7 +80,7 @@ def test_sigkilled_service_resumes_from_its_finished_chunks(tmp_path: Path, shar
         client = service.client()
         resumed, _ = all_pages(client, job_id)
         plain, _ = all_pages(client, undisturbed)
-        assert len(plain) > 3000
+        assert len(plain) > 1500
         assert abs(len(resumed) - len(plain)) <= len(plain) // 100
         assert len({p["Person"]["Index"] for p in resumed}) == pytest.approx(len({p["Person"]["Index"] for p in plain}), abs=2)
     finally:

@@ -142,7 +142,8 @@ class ChunkPlan:
 def conclude(store: Store, job: Job, plan: ChunkPlan, options: JobOptions) -> str:
     """Stitch the finished chunks, apply the coverage rule and store the detections
     (streamed batch by batch); returns the job's final status."""
-    from ..engine.chunking import coverage, finish
+    from ..coverage import coverage
+    from ..engine.chunking import finish
     from ..engine.pipeline import video_metadata
 
     name = video_name(VideoObject.from_request(job.request["Video"]))
