@@ -120,7 +120,7 @@ def broken_videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (bucket / "cut.mp4").write_bytes(data[: int(len(data) * 0.3)])
     damaged = bytearray(data)
     middle = len(data) // 2
-    damaged[middle : middle + len(data) // 8] = bytes(len(data) // 8)
+    damaged[middle : middle + len(data) // 12] = bytes(len(data) // 12)  # about 1 s of frames lost
     (bucket / "damaged.mp4").write_bytes(bytes(damaged))
     return bucket
 
@@ -137,7 +137,7 @@ def test_unreadable_videos_fail_with_messages_naming_only_the_clients_names(tmp_
     service = _service(tmp_path, broken_videos)
     try:
         jobs = {name: service.start_job(name, bucket="clips") for name in ("zero.mp4", "cut.mp4", "damaged.mp4", "whole.mp4")}
-        pages = {name: service.wait(job_id, timeout=120) for name, job_id in jobs.items()}
+        pages = {name: service.wait(job_id, timeout=600) for name, job_id in jobs.items()}
         assert pages["whole.mp4"]["JobStatus"] == "SUCCEEDED" and "StatusMessage" not in pages["whole.mp4"]
         for name in ("zero.mp4", "cut.mp4", "damaged.mp4"):
             page = pages[name]
@@ -157,9 +157,9 @@ def test_allow_partial_succeeds_with_the_note(tmp_path: Path, broken_videos: Pat
     service = _service(tmp_path, broken_videos, "--allow-partial")
     try:
         for name in ("cut.mp4", "damaged.mp4"):
-            page = service.wait(service.start_job(name, bucket="clips"), timeout=120)
+            page = service.wait(service.start_job(name, bucket="clips"), timeout=600)
             assert page["JobStatus"] == "SUCCEEDED", page.get("StatusMessage")
             assert f"clips/{name}" in page["StatusMessage"] and str(broken_videos) not in page["StatusMessage"]
-        assert service.wait(service.start_job("zero.mp4", bucket="clips"), timeout=60)["JobStatus"] == "FAILED"
+        assert service.wait(service.start_job("zero.mp4", bucket="clips"), timeout=300)["JobStatus"] == "FAILED"
     finally:
         service.stop()
