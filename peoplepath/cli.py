@@ -14,10 +14,12 @@ from .service.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
 
 if TYPE_CHECKING:
     from .client import JobResult
+DEFAULT_CHUNK_SECONDS = 120.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m peoplepath", description=__doc__)
+    prog = "peoplepath" if Path(sys.argv[0]).name == "peoplepath" else "python -m peoplepath"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve StartPersonTracking / GetPersonTracking over HTTP")
@@ -32,12 +34,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--key-rate-limit", type=float, default=None, help="requests/s per verified access key, or per client address without --access-keys (ProvisionedThroughputExceededException above)")
     serve.add_argument("--max-fps", type=float, default=None, help="frames analysed per second of video at most (default 30)")
     serve.add_argument("--region", default=None, help="the region SigV4 signatures must be scoped to (default us-east-1)")
+    serve.add_argument("--chunk-seconds", type=float, default=None, help="analyse videos in chunks of this length; a stopped job resumes from its finished chunks (default 120)")
+    serve.add_argument("--scheduler", default=None, help="send the chunks to the Dask cluster of this scheduler (tcp://HOST:PORT); default: analyse locally")
+    serve.add_argument("--allow-partial", action="store_true", default=None, help="a video not readable to its end still SUCCEEDS, with a note in StatusMessage")
+    serve.add_argument("--no-faces", dest="faces", action="store_false", default=None, help="skip face analysis")
 
     track = commands.add_parser("track", help="analyse one video file without a server")
     track.add_argument("video", type=Path)
     track.add_argument("--out", type=Path, required=True, help="GetPersonTracking-shaped JSON file to write")
     track.add_argument("--max-fps", type=float, default=30.0)
     track.add_argument("--no-faces", action="store_true", help="skip face analysis")
+    track.add_argument(
+        "--chunk-seconds", type=float, default=None,
+        help="analyse longer videos in chunks of this many seconds (default $PEOPLEPATH_CHUNK_SECONDS or 120; 0: never)",
+    )
+    track.add_argument(
+        "--scheduler", default=os.environ.get("PEOPLEPATH_SCHEDULER") or None,
+        help="analyse the chunks on the Dask cluster of this scheduler (tcp://HOST:PORT; workers read VIDEO at the same path)",
+    )
 
     evaluate = commands.add_parser("eval", help="score results against MOTChallenge ground truth")
     evaluate.add_argument("results", type=Path, nargs="+", help="GetPersonTracking JSON files (one per clip)")
@@ -96,6 +110,10 @@ def _serve(args: argparse.Namespace) -> int:
         key_rate_limit=args.key_rate_limit,
         max_fps=args.max_fps,
         region=args.region,
+        chunk_seconds=args.chunk_seconds,
+        scheduler=args.scheduler,
+        allow_partial=args.allow_partial,
+        faces=args.faces,
     )
     os.umask(0o077)  # every file and folder the service makes is for its user only
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -107,31 +125,56 @@ def _serve(args: argparse.Namespace) -> int:
 def _track(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .engine.pipeline import EngineSettings, Pipeline
+    from .engine.pipeline import EngineSettings, Pipeline, video_metadata
     from .video import VideoError
 
-    pipeline = Pipeline(EngineSettings(max_fps=args.max_fps, faces=not args.no_faces))
+    chunk_seconds = args.chunk_seconds if args.chunk_seconds is not None else chunk_seconds_from_env()
+    settings = EngineSettings(max_fps=args.max_fps, faces=not args.no_faces)
     with tqdm(total=100, unit="%", desc=args.video.name) as bar:
         def progress(fraction: float) -> None:
             bar.update(int(fraction * 100) - bar.n)
 
         try:
-            result = pipeline.run(args.video, progress=progress)
+            if args.scheduler:
+                from .service.dask_runner import track_on_cluster
+
+                info, tracks, t = track_on_cluster(args.scheduler, args.video, settings, chunk_seconds, progress)
+            else:
+                info, tracks, t = Pipeline(settings).track(args.video, progress=progress, chunk_seconds=chunk_seconds)
         except VideoError as exc:
             document = {"JobStatus": "FAILED", "StatusMessage": f"The video could not be decoded: {exc}", "Persons": []}
             args.out.write_text(json.dumps(document, indent=1))
             print(f"error: {exc}", file=sys.stderr)
             return 1
         bar.update(100 - bar.n)
-    document = {"JobStatus": "SUCCEEDED", "VideoMetadata": result.video_metadata(), "Persons": result.persons_records()}
-    args.out.write_text(json.dumps(document, separators=(",", ":")))
-    t = result.timings
+    # Streamed batch by batch: the document is never whole in memory.
+    with open(args.out, "w", encoding="utf-8") as out:
+        head = {"JobStatus": "SUCCEEDED", "VideoMetadata": video_metadata(info)}
+        out.write(json.dumps(head, separators=(",", ":"))[:-1] + ',"Persons":[')
+        first = True
+        for batch in tracks.rows():
+            if batch:
+                out.write(("" if first else ",") + ",".join(row.record for row in batch))
+                first = False
+        out.write("]}")
     print(
-        f"{result.persons} persons, {len(result.rows)} detections, {t.frames} frames in {t.total:.1f} s "
+        f"{tracks.persons} persons, {tracks.detections} detections, {t.frames} frames in {t.total:.1f} s "
         f"({t.frames / max(t.total, 1e-9):.1f} frames/s: decode {t.decode:.1f} s, detect {t.detect:.1f} s, "
         f"track {t.track:.1f} s, faces {t.faces:.1f} s) -> {args.out}"
     )
     return 0
+
+
+def chunk_seconds_from_env() -> float:
+    """$PEOPLEPATH_CHUNK_SECONDS, or 120."""
+    value = os.environ.get("PEOPLEPATH_CHUNK_SECONDS", "").strip()
+    try:
+        seconds = float(value) if value else DEFAULT_CHUNK_SECONDS
+    except ValueError:
+        raise ValueError(f"PEOPLEPATH_CHUNK_SECONDS must be a number of seconds, got {value!r}") from None
+    if not seconds >= 0:
+        raise ValueError(f"PEOPLEPATH_CHUNK_SECONDS must be >= 0, got {value!r}")
+    return seconds
 
 
 def _eval(args: argparse.Namespace) -> int:

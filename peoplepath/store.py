@@ -3,6 +3,9 @@
 Each detection is kept as its finished Rekognition JSON text beside the columns that
 order it, so a page is a keyset range scan plus string joins: no page loads the whole
 job, and nothing is parsed and re-serialised on the way out.
+
+While a job runs, each finished chunk of its video is kept (the engine's compact result
+bytes), so a stopped job resumes from its finished chunks; they are deleted when the job ends.
 """
 
 from __future__ import annotations
@@ -29,7 +32,18 @@ CREATE TABLE IF NOT EXISTS jobs (
     progress REAL NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
-    finished_at REAL
+    finished_at REAL,
+    running INTEGER NOT NULL DEFAULT 0,
+    frames_analysed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    job_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    result BLOB NOT NULL,
+    frames INTEGER NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (job_id, chunk_index)
 );
 CREATE TABLE IF NOT EXISTS detections (
     job_id TEXT NOT NULL,
@@ -42,6 +56,12 @@ CREATE TABLE IF NOT EXISTS detections (
 CREATE INDEX IF NOT EXISTS detections_by_index
     ON detections (job_id, person_index, neg_confidence, ts);
 """
+
+# Columns added after the first release, for data folders made before them.
+_ADDED_JOB_COLUMNS = {
+    "running": "INTEGER NOT NULL DEFAULT 0",
+    "frames_analysed": "INTEGER NOT NULL DEFAULT 0",
+}
 
 # Keyset ordering per sort: the columns a NextToken remembers, in order.
 SORT_KEYS: dict[str, tuple[str, ...]] = {
@@ -63,6 +83,8 @@ class Job:
     attempts: int
     created_at: float
     finished_at: float | None
+    running: bool = False
+    frames_analysed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +105,12 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._db().executescript(_SCHEMA)
+        db = self._db()
+        db.executescript(_SCHEMA)
+        have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        for name, declaration in _ADDED_JOB_COLUMNS.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
 
     # ------------------------------------------------------------------ connections
     def _db(self) -> sqlite3.Connection:
@@ -137,14 +164,53 @@ class Store:
     def count_in_progress(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM jobs WHERE status = 'IN_PROGRESS'").fetchone()[0]
 
-    def mark_attempt(self, job_id: str) -> int:
-        """Count one more run of the job (a restart resumes it); returns the count."""
+    def mark_started(self, job_id: str) -> int:
+        """The job's analysis begins (again): count the run, flag it running; returns the
+        number of runs so far."""
         with self._tx() as db:
-            db.execute("UPDATE jobs SET attempts = attempts + 1, progress = 0 WHERE job_id = ?", (job_id,))
+            db.execute("UPDATE jobs SET attempts = attempts + 1, running = 1 WHERE job_id = ?", (job_id,))
             return db.execute("SELECT attempts FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0]
+
+    def mark_queued(self, job_id: str) -> None:
+        """The job waits for a slot again (a restart found it running)."""
+        self._db().execute("UPDATE jobs SET running = 0 WHERE job_id = ?", (job_id,))
 
     def set_progress(self, job_id: str, progress: float) -> None:
         self._db().execute("UPDATE jobs SET progress = ? WHERE job_id = ?", (float(progress), job_id))
+
+    # ----------------------------------------------------------------------- chunks
+    def save_chunk(
+        self, job_id: str, index: int, spec: dict[str, Any], result: bytes, frames: int, progress: float
+    ) -> None:
+        """Keep one finished chunk of a running job and advance the job's progress (and its
+        count of analysed frames) in the same transaction. Saving a chunk again replaces it."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE job_id = ? AND status = 'IN_PROGRESS'", (job_id,)).fetchone() is None:
+                return  # the job has ended meanwhile: nothing to keep
+            db.execute(
+                "INSERT OR REPLACE INTO chunks (job_id, chunk_index, spec, result, frames, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, int(index), json.dumps(spec), sqlite3.Binary(result), int(frames), time.time()),
+            )
+            db.execute(
+                "UPDATE jobs SET progress = MAX(progress, ?),"
+                " frames_analysed = (SELECT COALESCE(SUM(frames), 0) FROM chunks WHERE job_id = ?) WHERE job_id = ?",
+                (float(progress), job_id, job_id),
+            )
+
+    def finished_chunks(self, job_id: str) -> dict[int, bytes]:
+        """{chunk index: result bytes} of the job's finished chunks."""
+        rows = self._db().execute("SELECT chunk_index, result FROM chunks WHERE job_id = ?", (job_id,)).fetchall()
+        return {index: bytes(result) for index, result in rows}
+
+    def chunk_specs(self, job_id: str) -> dict[int, dict[str, Any]]:
+        """{chunk index: spec} of the job's finished chunks, without their results."""
+        rows = self._db().execute("SELECT chunk_index, spec FROM chunks WHERE job_id = ?", (job_id,)).fetchall()
+        return {index: json.loads(spec) for index, spec in rows}
+
+    def forget_chunks(self, job_id: str) -> None:
+        """Drop a job's finished chunks (its video changed: they no longer apply)."""
+        self._db().execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
 
     def fail_job(self, job_id: str, message: str) -> bool:
         """End an IN_PROGRESS job FAILED with `message`; False if it had already ended."""
@@ -156,21 +222,36 @@ class Store:
             ).rowcount
             if ended:
                 db.execute("DELETE FROM detections WHERE job_id = ?", (job_id,))
+                db.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
+                db.execute("UPDATE jobs SET running = 0 WHERE job_id = ?", (job_id,))
         return bool(ended)
 
-    def complete_job(self, job_id: str, video_metadata: dict[str, Any], rows: Iterable[DetectionRow]) -> None:
-        """Replace the job's detections and mark it SUCCEEDED, in one transaction."""
+    def complete_job(
+        self,
+        job_id: str,
+        video_metadata: dict[str, Any],
+        batches: Iterable[Sequence[DetectionRow]],
+        status_message: str | None = None,
+    ) -> bool:
+        """Write the job's detections batch by batch (one executemany each, never the whole
+        job in memory), drop its chunks and mark it SUCCEEDED, all in one transaction.
+        False (and nothing written) if the job had already ended."""
         with self._tx() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE job_id = ? AND status = 'IN_PROGRESS'", (job_id,)).fetchone() is None:
+                return False
             db.execute("DELETE FROM detections WHERE job_id = ?", (job_id,))
-            db.executemany(
-                "INSERT INTO detections (job_id, ts, person_index, neg_confidence, record) VALUES (?, ?, ?, ?, ?)",
-                ((job_id, r.timestamp_ms, r.person_index, -float(r.confidence), r.record) for r in rows),
-            )
+            for batch in batches:
+                db.executemany(
+                    "INSERT INTO detections (job_id, ts, person_index, neg_confidence, record) VALUES (?, ?, ?, ?, ?)",
+                    [(job_id, r.timestamp_ms, r.person_index, -float(r.confidence), r.record) for r in batch],
+                )
+            db.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
             db.execute(
-                "UPDATE jobs SET status = 'SUCCEEDED', status_message = NULL, progress = 1,"
+                "UPDATE jobs SET status = 'SUCCEEDED', status_message = ?, progress = 1, running = 0,"
                 " video_metadata = ?, finished_at = ? WHERE job_id = ?",
-                (json.dumps(video_metadata), time.time(), job_id),
+                (status_message[:4000] if status_message else None, json.dumps(video_metadata), time.time(), job_id),
             )
+        return True
 
     # ----------------------------------------------------------------------- pages
     def page(self, job_id: str, sort: str, after: Sequence[Any] | None, limit: int) -> list[tuple[tuple[Any, ...], str]]:
@@ -199,7 +280,7 @@ class Store:
 
 _JOB_COLUMNS = (
     "job_id, status, status_message, request, request_hash, client_token, video_metadata,"
-    " progress, attempts, created_at, finished_at"
+    " progress, attempts, created_at, finished_at, running, frames_analysed"
 )
 
 
@@ -216,6 +297,8 @@ def _job(row: Sequence[Any]) -> Job:
         attempts=row[8],
         created_at=row[9],
         finished_at=row[10],
+        running=bool(row[11]),
+        frames_analysed=row[12],
     )
 
 

@@ -31,7 +31,6 @@ import av
 import numpy as np
 
 from .contract import frame_to_ms
-from .engine.types import Frame
 
 PROXY_GOP = 8  # proxy keyframe interval: a random seek decodes at most 8 frames
 PROXY_CRF = "20"  # x264 quality: 42 dB PSNR against the original on the PETS clip
@@ -48,6 +47,15 @@ NOT_VIDEO_FORMATS = frozenset({"tty", "image2", "bin", "xbin", "adf", "idf"})
 
 class VideoError(Exception):
     """The file cannot be used as a video; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded frame: 0-based index in presentation order, its time, BGR pixels."""
+
+    index: int
+    timestamp_ms: int
+    image: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -226,36 +234,68 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
 
 
 # --------------------------------------------------------------------------- sequential
-def _decoded(path: Path, info: VideoInfo, index: _Index) -> Iterator[tuple[int, int, av.VideoFrame]]:
-    """(index, timestamp_ms, frame) of every decoded frame, in presentation order.
+def _decoded(
+    path: Path, info: VideoInfo, index: _Index, start: int = 0
+) -> Iterator[tuple[int, int, av.VideoFrame]]:
+    """(index, timestamp_ms, frame) of every decoded frame from index `start` on, in
+    presentation order.
 
     With timestamps, a frame's index is its place in the packet index, so a damaged
-    frame that does not decode leaves a gap instead of shifting every later index.
-    Without them, frames are counted and timed by contract.frame_to_ms.
+    frame that does not decode leaves a gap instead of shifting every later index, and
+    a `start` past 0 seeks to the keyframe at or before it (an earlier one if the demuxer
+    lands after it) and drops the frames before `start`: the same frames as decoding
+    from the beginning. Without timestamps, frames are counted from the beginning and
+    timed by contract.frame_to_ms.
     """
-    with _open(path) as c:
-        c.streams.video[0].thread_type = "AUTO"
-        count, last = 0, -1
-        for frame in _frames_of(c, path):
-            if index.pts is None:
-                yield count, frame_to_ms(count, info.fps), frame
-                count += 1
-                continue
-            pos = int(np.searchsorted(index.pts, frame.pts)) if frame.pts is not None else len(index.pts)
-            if pos < len(index.pts) and index.pts[pos] == frame.pts and pos > last:
+    keys = index.keyframes[index.keyframes <= start] if index.pts is not None else np.zeros(0, np.int64)
+    k = len(keys) - 1
+    while True:
+        with _open(path) as c:
+            stream = c.streams.video[0]
+            stream.thread_type = "AUTO"
+            if k >= 0 and keys[k] > 0:
+                assert index.pts is not None
+                c.seek(int(index.pts[keys[k]]), stream=stream, backward=True)
+            count, last, landed = 0, -1, False
+            for frame in _frames_of(c, path):
+                if index.pts is None:
+                    if count >= start:
+                        yield count, frame_to_ms(count, info.fps), frame
+                    count += 1
+                    continue
+                pos = int(np.searchsorted(index.pts, frame.pts)) if frame.pts is not None else len(index.pts)
+                if not (pos < len(index.pts) and index.pts[pos] == frame.pts and pos > last):
+                    continue
+                if not landed:
+                    landed = True
+                    if pos > start and k > 0:  # the seek went past `start`: retry earlier
+                        break
                 last = pos
-                yield pos, int(index.timestamps_ms[pos]), frame
+                if pos >= start:
+                    yield pos, int(index.timestamps_ms[pos]), frame
+            else:
+                return
+        k -= 1
 
 
-def iter_frames(path: str | os.PathLike[str], *, max_fps: float = 30.0) -> Iterator[Frame]:
+def iter_frames(
+    path: str | os.PathLike[str], *, max_fps: float = 30.0, start_ms: float = 0, end_ms: float | None = None
+) -> Iterator[Frame]:
     """Decode sequentially; above `max_fps`, yield an evenly spaced subset of frames
-    (60 fps at max_fps 30: every other frame). Indexes stay those of the full video."""
+    (60 fps at max_fps 30: every other frame). Indexes stay those of the full video.
+
+    `start_ms` / `end_ms`: only frames with start_ms <= timestamp < end_ms, the same
+    frames (and the same subset) as a decode of the whole file would give there.
+    """
     if not max_fps > 0:
         raise ValueError(f"max_fps must be > 0, got {max_fps!r}")
     info, index = _probe_index(path)
     ratio = min(Fraction(1), Fraction(max_fps).limit_denominator(10**6) / Fraction(info.fps).limit_denominator(10**6))
-    kept = -1
-    for i, ts, frame in _decoded(Path(path), info, index):
+    start = int(np.searchsorted(index.timestamps_ms, start_ms, side="left"))
+    kept = math.floor((start - 1) * ratio) if start > 0 else -1
+    for i, ts, frame in _decoded(Path(path), info, index, start):
+        if end_ms is not None and ts >= end_ms:
+            return
         if math.floor(i * ratio) > kept:
             kept = math.floor(i * ratio)
             yield Frame(i, ts, _bgr(frame))

@@ -19,11 +19,12 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
+# /usr/bin/time (Debian's time) measures peak memory in bench/bench_memory.py and tests/test_memory.py.
+if [ "${1:-}" = "--test" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/time ]; }; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium time >/dev/null
   else
-    echo "The browser tests need Debian's chromium at /usr/bin/chromium: sudo apt-get install chromium" >&2
+    echo "The tests need Debian's chromium (/usr/bin/chromium) and time (/usr/bin/time): sudo apt-get install chromium time" >&2
     exit 1
   fi
 fi

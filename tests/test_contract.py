@@ -60,7 +60,7 @@ def test_store_pages_by_keyset_in_both_sorts(tmp_path) -> None:
     assert job.status == "IN_PROGRESS"
     rng = np.random.default_rng(0)
     rows = [DetectionRow(ts, idx, float(rng.integers(0, 100)), f'{{"t":{ts},"i":{idx}}}') for ts in range(0, 400, 40) for idx in range(4)]
-    store.complete_job("job1", {"FrameRate": 25.0}, rows)
+    store.complete_job("job1", {"FrameRate": 25.0}, [rows[:17], rows[17:]])  # two batches
     for sort, expected in (
         ("TIMESTAMP", sorted(rows, key=lambda r: (r.timestamp_ms, r.person_index))),
         ("INDEX", sorted(rows, key=lambda r: (r.person_index, -r.confidence, r.timestamp_ms))),

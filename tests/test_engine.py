@@ -12,6 +12,7 @@ from conftest import REPO, ServiceHandle
 from test_service_jobs import all_pages
 from videos import write_pyav
 
+from peoplepath.engine.chunking import ChunkSpec
 from peoplepath.engine.pipeline import EngineSettings, Pipeline
 from peoplepath.metrics import persons_to_mot, score
 
@@ -73,23 +74,31 @@ def test_track_cli_fails_cleanly_on_a_broken_video(tmp_path: Path) -> None:
 
 
 def test_faces_follow_their_boxes_through_offline_merges() -> None:
-    """Offline steps renumber and join tracks; each face stays with the box it was found in."""
+    """Offline steps renumber, join and fill tracks; each face stays with the box it was found in."""
     import numpy as np
 
-    from peoplepath.engine.offline import merge_fragments
-    from peoplepath.engine.pipeline import _records
+    from peoplepath.engine.chunking import FACE_COLUMNS, ChunkBuilder, Timings, face_row, finish
     from peoplepath.engine.types import Face
     from peoplepath.video import VideoInfo
 
     def face(x: float) -> Face:
-        return Face(np.array([x, 10, x + 10, 20.0]), 90.0, {"eyeLeft": (x + 2, 12), "eyeRight": (x + 8, 12)}, (0.0, 0.0, 0.0), 50.0, 50.0)
+        points = {n: (x + i, 12.0) for i, n in enumerate(("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight"))}
+        return Face(np.array([x, 10, x + 10, 20.0]), 90.0, points, (1.0, 2.0, 3.0), 50.0, 40.0)
 
-    boxes = {f: np.array([10.0 + 2 * f, 10, 40 + 2 * f, 100], np.float32) for f in range(8)}
-    tracks = {7: [(f, boxes[f], 0.9) for f in range(0, 4)], 3: [(f, boxes[f], 0.9) for f in range(5, 8)]}
-    faces = {1: [(boxes[1], face(1))], 6: [(boxes[6], face(6))]}
-    merged = merge_fragments(tracks, max_gap_frames=3)
-    assert len(merged) == 1  # the two fragments are one person
+    builder = ChunkBuilder(ChunkSpec(0, 0, None, 0, None))
+    for f in range(8):  # track 7 in frames 0-3, track 3 in 5-7: one person walking right
+        box = np.array([[10.0 + 2 * f, 10, 40 + 2 * f, 100]], np.float32)
+        faces = np.stack([face_row(face(f) if f in (1, 6) else None)])
+        if f != 4:
+            builder.add_frame(100 * f, np.array([7 if f < 4 else 3]), box, np.array([0.9]), faces)
+        else:
+            builder.add_frame(100 * f, np.zeros(0), np.zeros((0, 4)), np.zeros(0), None)
     info = VideoInfo("h264", "mp4", 800, 10.0, 100, 120, "LIMITED", 8)
-    rows = _records(merged, faces, [100 * f for f in range(8)], info)
-    with_face = {json.loads(r.record)["Timestamp"] for r in rows if "Face" in json.loads(r.record)["Person"]}
-    assert with_face == {100, 600}
+    tracks = finish(info, [builder.result(Timings())], EngineSettings(faces=False, max_fps=10))
+    assert tracks.persons == 1 and tracks.detections == 8  # joined, and frame 4 filled in
+    rows = [json.loads(r.record) for batch in tracks.rows(batch=3) for r in batch]
+    assert [r["Timestamp"] for r in rows] == [100 * f for f in range(8)]
+    with_face = {r["Timestamp"]: r["Person"]["Face"] for r in rows if "Face" in r["Person"]}
+    assert set(with_face) == {100, 600} and tracks.face.shape == (8, FACE_COLUMNS)
+    assert with_face[600]["Pose"] == {"Roll": 1.0, "Yaw": 2.0, "Pitch": 3.0}
+    assert with_face[600]["Landmarks"][2] == {"Type": "nose", "X": 0.08, "Y": 0.1}

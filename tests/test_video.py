@@ -159,6 +159,22 @@ def test_max_fps_subsamples_evenly(made: dict[str, Path]) -> None:
         next(iter_frames(made["mp4v"], max_fps=0))
 
 
+@pytest.mark.parametrize(
+    "name, max_fps",
+    [("h264_long_gop", 1000), ("mpeg4_bframes_avi", 1000), ("h264_raw_no_pts", 1000), ("mp4v", 10), ("h264_60fps", 20)],
+)
+def test_a_time_range_gives_the_frames_of_a_whole_decode(made: dict[str, Path], name: str, max_fps: float) -> None:
+    """Chunks seek to the keyframe before their start: the same frames (pixels, indexes,
+    times and max_fps subset) as decoding from the beginning."""
+    whole = list(iter_frames(made[name], max_fps=max_fps))
+    for start, end in [(0, 400), (1000, 2300), (1230, None), (4000, 4200), (9000, None)]:
+        part = list(iter_frames(made[name], max_fps=max_fps, start_ms=start, end_ms=end))
+        expected = [f for f in whole if f.timestamp_ms >= start and (end is None or f.timestamp_ms < end)]
+        assert [(f.index, f.timestamp_ms) for f in part] == [(f.index, f.timestamp_ms) for f in expected]
+        assert all(np.array_equal(a.image, b.image) for a, b in zip(part, expected)), (name, start, end)
+    assert len(whole) > 0
+
+
 def test_background_proxy_is_used_when_ready_and_reused(made: dict[str, Path], tmp_path: Path) -> None:
     path = made["h264_long_gop"]
     with FrameReader(path, cache_dir=tmp_path) as reader:

@@ -20,7 +20,7 @@ import numpy as np
 from .runtime import MAX_THREADS, check_bgr, fraction, int_in, onnx_session
 from .types import Detections
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "assets" / "models" / "ssdlite_person.onnx"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "ssdlite_person.onnx"
 INPUT_SIZE = 300
 MAX_TILES = 8
 TILE_OVERLAP = 0.25  # fraction of a strip shared with its neighbour

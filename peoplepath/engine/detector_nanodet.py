@@ -24,7 +24,7 @@ from .detector import nms
 from .runtime import MAX_THREADS, check_bgr, fraction, int_in, onnx_session
 from .types import Detections
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "assets" / "models" / "nanodet_coco.onnx"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "nanodet_coco.onnx"
 STRIDES = (8, 16, 32)
 BINS = 11  # distance bins per box side (reg_max 10)
 PERSON = 0  # COCO class index

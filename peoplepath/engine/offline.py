@@ -24,29 +24,27 @@ FIT_FRAMES = 5
 MAX_HEIGHT_RATIO = 1.5
 
 
-def _motion(entries: TrackHistory) -> tuple[int, np.ndarray, np.ndarray, float]:
-    """Frame, centre and box height of the run's last entry, and the velocity (px/frame,
-    forward in time) fitted over the whole run."""
-    frames = np.array([e[0] for e in entries], np.float64)
-    centres = np.array([[(e[1][0] + e[1][2]) / 2, (e[1][1] + e[1][3]) / 2] for e in entries], np.float64)
+Motion = tuple[int, np.ndarray, np.ndarray, float]
+
+
+def motion(frames: np.ndarray, boxes: np.ndarray) -> Motion:
+    """Frame, centre and box height of a run's last entry, and the velocity (px/frame,
+    in the run's order) fitted over the whole run; `boxes` are (n, 4) xyxy."""
+    frames = np.asarray(frames, np.float64)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
     velocity = np.polyfit(frames, centres, 1)[0] if frames.max() > frames.min() else np.zeros(2)
-    box = entries[-1][1]
-    return int(frames[-1]), centres[-1], velocity, float(box[3] - box[1])
+    return int(frames[-1]), centres[-1], velocity, float(boxes[-1, 3] - boxes[-1, 1])
 
 
-def merge_fragments(
-    tracks: dict[int, TrackHistory], *, max_gap_frames: int, max_distance: float = 0.5
-) -> dict[int, TrackHistory]:
-    """Join track pairs (A ends at frame a, B starts at frame b, 0 < b - a <= max_gap_frames)
-    where A's constant-velocity extrapolation to b, or B's back to a, lands within
-    `max_distance` mean box heights of the other's end point, and whose box heights differ
-    by less than 1.5x. Pairs are taken greedily, closest first; chains (A, B, C) join into
-    one track, under A's id. Entries come back sorted by frame."""
+def link_fragments(
+    ends: dict[int, Motion], starts: dict[int, Motion], *, max_gap_frames: int, max_distance: float = 0.5
+) -> dict[int, int]:
+    """Which track follows which (A -> B), from each track's motion at its end (over its
+    last FIT_FRAMES entries) and at its start (over its first FIT_FRAMES, reversed): the
+    rule of `merge_fragments`, on these compact summaries."""
     if max_gap_frames < 0 or not max_distance > 0:
         raise ValueError(f"need max_gap_frames >= 0 and max_distance > 0; got {max_gap_frames}, {max_distance}")
-    ordered = {tid: sorted(entries, key=lambda e: e[0]) for tid, entries in tracks.items() if entries}
-    ends = {tid: _motion(e[-FIT_FRAMES:]) for tid, e in ordered.items()}
-    starts = {tid: _motion(e[:FIT_FRAMES][::-1]) for tid, e in ordered.items()}  # reversed: first entry last
     candidates = []
     for a, (fa, ca, va, ha) in ends.items():
         for b, (fb, cb, vb, hb) in starts.items():
@@ -64,6 +62,39 @@ def merge_fragments(
             continue
         following[a] = b
         preceded.add(b)
+    return following
+
+
+def chain_roots(following: dict[int, int]) -> dict[int, int]:
+    """Each linked track -> the first track of its chain (A -> B -> C: B and C -> A)."""
+    roots: dict[int, int] = {}
+    for start in set(following) - set(following.values()):
+        cur = start
+        while cur in following:
+            cur = following[cur]
+            roots[cur] = start
+    return roots
+
+
+def _entry_motion(entries: TrackHistory) -> Motion:
+    return motion(np.array([e[0] for e in entries]), np.array([np.asarray(e[1], np.float64) for e in entries]))
+
+
+def merge_fragments(
+    tracks: dict[int, TrackHistory], *, max_gap_frames: int, max_distance: float = 0.5
+) -> dict[int, TrackHistory]:
+    """Join track pairs (A ends at frame a, B starts at frame b, 0 < b - a <= max_gap_frames)
+    where A's constant-velocity extrapolation to b, or B's back to a, lands within
+    `max_distance` mean box heights of the other's end point, and whose box heights differ
+    by less than 1.5x. Pairs are taken greedily, closest first; chains (A, B, C) join into
+    one track, under A's id. Entries come back sorted by frame."""
+    if max_gap_frames < 0 or not max_distance > 0:
+        raise ValueError(f"need max_gap_frames >= 0 and max_distance > 0; got {max_gap_frames}, {max_distance}")
+    ordered = {tid: sorted(entries, key=lambda e: e[0]) for tid, entries in tracks.items() if entries}
+    ends = {tid: _entry_motion(e[-FIT_FRAMES:]) for tid, e in ordered.items()}
+    starts = {tid: _entry_motion(e[:FIT_FRAMES][::-1]) for tid, e in ordered.items()}  # reversed: first entry last
+    following = link_fragments(ends, starts, max_gap_frames=max_gap_frames, max_distance=max_distance)
+    preceded = set(following.values())
     merged: dict[int, TrackHistory] = {}
     for tid in ordered:
         if tid in preceded:

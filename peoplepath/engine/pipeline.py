@@ -1,4 +1,9 @@
-"""The per-video pipeline: decode -> detect persons -> track -> faces -> records."""
+"""The per-video pipeline: decode -> detect persons -> track -> faces -> records.
+
+`Pipeline.analyse` analyses one chunk of a video (chunking.ChunkSpec; by default the
+whole video) into a compact chunking.ChunkResult; chunking.finish stitches a video's
+chunks and runs the offline steps. `Pipeline.run` does both in this process.
+"""
 
 from __future__ import annotations
 
@@ -12,34 +17,20 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .. import contract
 from ..store import DetectionRow
 from ..video import VideoInfo, iter_frames, probe
 from .appearance import histograms
+from .chunking import WHOLE_VIDEO, ChunkBuilder, ChunkResult, ChunkSpec, JobTracks, Timings, face_row, finish, plan_chunks
 from .detector import PersonDetector
 from .detector_nanodet import NanoDetPersonDetector
-from .offline import merge_fragments
 from .faces import FaceAnalyzer
-from .tracker import ByteTracker, postprocess
+from .tracker import ByteTracker
 from .settings import EngineSettings
-from .types import Detections, Face
+from .types import Detections
 
 ProgressFn = Callable[[float], None]
 
-
-@dataclass
-class Timings:
-    """Seconds spent per stage over a run, and the frames analysed."""
-
-    decode: float = 0.0
-    detect: float = 0.0
-    track: float = 0.0
-    faces: float = 0.0
-    frames: int = 0
-
-    @property
-    def total(self) -> float:
-        return self.decode + self.detect + self.track + self.faces
+__all__ = ["EngineSettings", "Pipeline", "TrackingResult", "Timings", "video_metadata", "make_detector"]
 
 
 @dataclass
@@ -71,16 +62,42 @@ def video_metadata(info: VideoInfo) -> dict[str, Any]:
 
 
 class Pipeline:
-    """Holds the models (loaded once, reused across videos); each `run` makes its own
-    tracker, so runs never share tracking state."""
+    """Holds the models (loaded once, reused across videos and chunks); each `analyse`
+    makes its own tracker, so chunks and runs never share tracking state."""
 
     def __init__(self, settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
         self.detector = make_detector(self.settings)
         self.faces = FaceAnalyzer(min_confidence=self.settings.face_min_confidence) if self.settings.faces else None
 
-    def run(self, path: str | Path, progress: ProgressFn | None = None) -> TrackingResult:
-        """Analyse one video. Raises video.VideoError when it cannot be decoded."""
+    def run(self, path: str | Path, progress: ProgressFn | None = None, *, chunk_seconds: float = 0) -> TrackingResult:
+        """Analyse one video, in chunks of `chunk_seconds` one after another (0: one
+        chunk), with all its rows in memory. Raises video.VideoError when it cannot be
+        decoded."""
+        info, tracks, timings = self.track(path, progress, chunk_seconds=chunk_seconds)
+        rows = [row for batch in tracks.rows() for row in batch]
+        return TrackingResult(info=info, rows=rows, persons=tracks.persons, timings=timings)
+
+    def track(
+        self, path: str | Path, progress: ProgressFn | None = None, *, chunk_seconds: float = 0
+    ) -> tuple[VideoInfo, JobTracks, Timings]:
+        """Analyse one video chunk by chunk in this process and finish it; the rows stay
+        compact until `JobTracks.rows` builds them."""
+        info = probe(path)
+        specs = plan_chunks(info.duration_ms, chunk_seconds)
+        results: list[ChunkResult] = []
+        for spec in specs:
+            done = len(results)
+            part = None if progress is None else (lambda f, done=done: progress((done + f) / len(specs)))
+            results.append(self.analyse(path, spec, part))
+        timings = sum((r.timings for r in results), Timings())
+        return info, finish(info, results, self.settings), timings
+
+    def analyse(self, path: str | Path, spec: ChunkSpec | None = None, progress: ProgressFn | None = None) -> ChunkResult:
+        """Analyse the frames of one chunk (None: the whole video) with a fresh tracker:
+        a pure function of (video, spec, settings). Raises video.VideoError when the file
+        cannot be decoded; a chunk where no frame decodes gives an empty result."""
+        spec = spec or WHOLE_VIDEO
         info = probe(path)
         settings = self.settings
         frame_rate = min(info.fps or settings.max_fps, settings.max_fps)
@@ -95,15 +112,13 @@ class Pipeline:
             frame_rate=frame_rate,
         )
         timings = Timings()
-        timestamps: list[int] = []
-        tracks: dict[int, list[tuple[int, np.ndarray, float]]] = {}
-        # Faces by analysed frame, beside the tracked box they were found in: offline steps
-        # renumber and join tracks, but keep each entry's box, so a face follows its box.
-        faces: dict[int, list[tuple[np.ndarray, Face]]] = {}
-        expected = max(1, int(info.frame_count * min(1.0, settings.max_fps / (info.fps or settings.max_fps))))
-        frames = _timed(_prefetched(iter_frames(path, max_fps=settings.max_fps)), timings)
+        builder = ChunkBuilder(spec)
+        end_ms = info.duration_ms if spec.end_ms is None else min(spec.end_ms, info.duration_ms)
+        expected = max(1, int((end_ms - spec.start_ms) / 1000 * frame_rate))
+        frames = _timed(
+            _prefetched(iter_frames(path, max_fps=settings.max_fps, start_ms=spec.start_ms, end_ms=spec.end_ms)), timings
+        )
         for ordinal, frame in enumerate(frames):
-            timestamps.append(frame.timestamp_ms)
             t0 = time.perf_counter()
             people = self.detector.detect(frame.image)
             t1 = time.perf_counter()
@@ -111,13 +126,13 @@ class Pipeline:
             features = histograms(frame.image, people.xyxy) if settings.appearance_gate < 1.0 else None
             tracked = tracker.update(scale_widths(people, settings.box_width_scale), features)
             t2 = time.perf_counter()
-            for box in tracked:
-                tracks.setdefault(box.track_id, []).append((ordinal, box.xyxy, box.score))
+            ids = np.array([b.track_id for b in tracked], np.int32)
+            boxes = np.array([b.xyxy for b in tracked], np.float32).reshape(-1, 4)
+            scores = np.array([b.score for b in tracked], np.float32)
+            faces = None
             if self.faces is not None and tracked:
-                found = self.faces.analyse(frame.image, np.stack([b.xyxy for b in tracked]))
-                for box, face in zip(tracked, found):
-                    if face is not None:
-                        faces.setdefault(ordinal, []).append((box.xyxy, face))
+                faces = np.stack([face_row(f) for f in self.faces.analyse(frame.image, boxes)])
+            builder.add_frame(frame.timestamp_ms, ids, boxes, scores, faces)
             t3 = time.perf_counter()
             timings.detect += t1 - t0
             timings.track += t2 - t1
@@ -125,16 +140,7 @@ class Pipeline:
             timings.frames += 1
             if progress is not None and ordinal % 25 == 0:
                 progress(min(0.99, ordinal / expected))
-        if not timestamps:
-            from ..video import VideoError
-
-            raise VideoError("The video has no decodable frames")
-        max_gap_frames = int(round(settings.max_gap_seconds * frame_rate))
-        if settings.merge_fragments:
-            tracks = merge_fragments(tracks, max_gap_frames=max_gap_frames, max_distance=settings.merge_max_distance)
-        tracks = postprocess(tracks, min_track_frames=settings.min_track_frames, max_gap_frames=max_gap_frames)
-        rows = _records(tracks, faces, timestamps, info)
-        return TrackingResult(info=info, rows=rows, persons=len(tracks), timings=timings)
+        return builder.result(timings)
 
 
 def make_detector(settings: EngineSettings) -> PersonDetector | NanoDetPersonDetector:
@@ -200,34 +206,3 @@ def _timed(frames: Iterator[Any], timings: Timings) -> Iterator[Any]:
         if frame is None:
             return
         yield frame
-
-
-def _face_of(faces: dict[int, list[tuple[np.ndarray, Face]]], ordinal: int, xyxy: np.ndarray) -> Face | None:
-    """The face found in frame `ordinal` inside exactly this tracked box, if any."""
-    for box, face in faces.get(ordinal, ()):
-        if box is xyxy or np.array_equal(box, xyxy):
-            return face
-    return None
-
-
-def _records(
-    tracks: dict[int, list[tuple[int, np.ndarray, float]]],
-    faces: dict[int, list[tuple[np.ndarray, Face]]],
-    timestamps: list[int],
-    info: VideoInfo,
-) -> list[DetectionRow]:
-    """Number persons 0, 1, 2 ... by first appearance and build the stored rows in
-    TIMESTAMP order."""
-    order = sorted(tracks, key=lambda tid: (tracks[tid][0][0], float(tracks[tid][0][1][0])))
-    index_of = {tid: i for i, tid in enumerate(order)}
-    rows: list[DetectionRow] = []
-    for tid, entries in tracks.items():
-        for ordinal, xyxy, score in entries:
-            record = contract.person_detection(
-                timestamps[ordinal], index_of[tid], xyxy, _face_of(faces, ordinal, xyxy), info.width, info.height
-            )
-            rows.append(
-                DetectionRow(timestamps[ordinal], index_of[tid], round(float(score) * 100.0, 3), json.dumps(record, separators=(",", ":")))
-            )
-    rows.sort(key=lambda r: (r.timestamp_ms, r.person_index))
-    return rows

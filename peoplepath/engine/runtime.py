@@ -3,6 +3,7 @@ checks of their inputs and knobs."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ MAX_THREADS = 64
 
 def onnx_session(path: str | Path, threads: int) -> ort.InferenceSession:
     """A CPU session with `threads` intra-op threads and spinning off (MODELS.md: with
-    two sessions alternating on 2 cores, spinning costs more than it saves)."""
+    two sessions alternating on 2 cores, spinning costs more than it saves).
+    PEOPLEPATH_ORT_THREADS, when set, overrides `threads` (1 for a Dask worker per core)."""
+    threads = int(os.environ.get("PEOPLEPATH_ORT_THREADS") or threads)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model not found: {path}")

@@ -262,6 +262,41 @@ def _row(features: np.ndarray | None, i: int) -> np.ndarray | None:
 TrackHistory = list[tuple[int, np.ndarray, float]]
 
 
+def fill_gaps(
+    track: np.ndarray, frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, *,
+    min_track_frames: int = 3, max_gap_frames: int = 20,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`postprocess` on compact columns (one row per detection: track id, frame index,
+    xyxy, score). Returns (track, frame, xyxy float32, score float32, source) sorted by
+    (track, frame), where `source` is each row's index in the input, or -1 for a row
+    made by interpolation."""
+    if min_track_frames < 1 or max_gap_frames < 0:
+        raise ValueError(
+            f"need min_track_frames >= 1 and max_gap_frames >= 0; got {min_track_frames}, {max_gap_frames}"
+        )
+    track, frame = np.asarray(track, np.int64), np.asarray(frame, np.int64)
+    xyxy, score = np.asarray(xyxy).reshape(-1, 4), np.asarray(score)
+    ids, inverse, counts = np.unique(track, return_inverse=True, return_counts=True)
+    source = np.flatnonzero(counts[inverse] >= min_track_frames)
+    source = source[np.lexsort((frame[source], track[source]))]
+    t, f = track[source], frame[source]
+    gap = np.diff(f)
+    pairs = np.flatnonzero((t[1:] == t[:-1]) & (gap > 1) & (gap <= max_gap_frames + 1))
+    missing = gap[pairs] - 1
+    before = np.repeat(pairs, missing)  # each new row: the row before its gap ...
+    step = np.arange(len(before)) - np.repeat(np.cumsum(missing) - missing, missing) + 1  # ... and its place in it
+    w = (step / gap[before])[:, None]
+    a, b = xyxy[source[before]].astype(np.float64), xyxy[source[before + 1]].astype(np.float64)
+    new_score = np.minimum(score[source[before]], score[source[before + 1]])
+    out_track = np.concatenate([t, t[before]])
+    out_frame = np.concatenate([f, f[before] + step])
+    out_xyxy = np.concatenate([xyxy[source].astype(np.float32), ((1 - w) * a + w * b).astype(np.float32)])
+    out_score = np.concatenate([score[source], new_score]).astype(np.float32)
+    out_source = np.concatenate([source, np.full(len(before), -1)])
+    order = np.lexsort((out_frame, out_track))
+    return out_track[order], out_frame[order], out_xyxy[order], out_score[order], out_source[order]
+
+
 def postprocess(
     tracks: dict[int, TrackHistory], *, min_track_frames: int = 3, max_gap_frames: int = 20
 ) -> dict[int, TrackHistory]:
@@ -270,29 +305,23 @@ def postprocess(
     Drops tracks seen in fewer than `min_track_frames` frames, then fills each gap of up to
     `max_gap_frames` missing frames by linear interpolation of the boxes; an interpolated
     entry's score is the lower of its two neighbours' scores. Entries come back sorted by frame.
+    (`fill_gaps` does the same on compact columns.)
 
     Measured with the public Faster R-CNN detections (PETS09-S2L1 at 7 fps, TUD-Stadtmitte
     at 25 fps): gaps of 15-20 frames are best on both (HOTA +2.3 / +1.2); 30-50 interpolate
     through real occlusions wrongly on TUD. Dropping short tracks is nearly neutral there
     (one fewer id switch), since `min_hits` already filters; it matters for noisier detectors.
     """
-    if min_track_frames < 1 or max_gap_frames < 0:
-        raise ValueError(
-            f"need min_track_frames >= 1 and max_gap_frames >= 0; got {min_track_frames}, {max_gap_frames}"
-        )
+    entries = [(tid, e) for tid, history in tracks.items() for e in history]
+    track = np.array([tid for tid, _ in entries], np.int64)
+    frame = np.array([e[0] for _, e in entries], np.int64)
+    xyxy = np.array([np.asarray(e[1], np.float64) for _, e in entries]).reshape(-1, 4)
+    score = np.array([e[2] for _, e in entries], np.float64)
+    t, f, boxes, scores, source = fill_gaps(
+        track, frame, xyxy, score, min_track_frames=min_track_frames, max_gap_frames=max_gap_frames
+    )
     out: dict[int, TrackHistory] = {}
-    for track_id, entries in tracks.items():
-        if len(entries) < min_track_frames:
-            continue
-        entries = sorted(entries, key=lambda e: e[0])
-        filled: TrackHistory = [entries[0]]
-        for (f0, b0, s0), nxt in zip(entries, entries[1:]):
-            f1, b1, s1 = nxt
-            if 1 < f1 - f0 <= max_gap_frames + 1:
-                a, b = np.asarray(b0, np.float64), np.asarray(b1, np.float64)
-                for f in range(f0 + 1, f1):
-                    w = (f - f0) / (f1 - f0)
-                    filled.append((f, ((1 - w) * a + w * b).astype(np.float32), min(s0, s1)))
-            filled.append(nxt)
-        out[track_id] = filled
+    for i in range(len(t)):
+        entry = entries[source[i]][1] if source[i] >= 0 else (int(f[i]), boxes[i], float(scores[i]))
+        out.setdefault(int(t[i]), []).append(entry)
     return out

@@ -7,15 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One decoded frame: 0-based index in presentation order, its time, BGR pixels."""
-
-    index: int
-    timestamp_ms: int
-    image: np.ndarray
-
-
 @dataclass(slots=True)
 class Detections:
     """Person boxes found in one frame: `xyxy` (N, 4) float32 pixels, `scores` (N,) in 0..1."""

@@ -23,6 +23,7 @@ from .notify import publish_completion
 from .runner import JobRunner, ProcessJobRunner
 from .sources import VideoObject, VideoSource, s3_configured
 from .tokens import TokenCodec
+from .worker import JobOptions
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +40,38 @@ class Backend:
         aws = s3_configured()
         self.notify = aws
         self.source = VideoSource(config.buckets_dir, config.data_dir / "cache", config.max_video_bytes, use_s3=aws)
-        self.runner = runner or ProcessJobRunner(
-            str(config.db_path),
-            self.source,
-            EngineSettings(max_fps=config.max_fps),
-            workers=config.workers,
+        options = JobOptions(
+            settings=EngineSettings(max_fps=config.max_fps, faces=config.faces),
+            chunk_seconds=config.chunk_seconds,
+            allow_partial=config.allow_partial,
             notify=aws,
-            on_crash=self._crashed,
         )
+        if runner is not None:
+            self.runner = runner
+        elif config.scheduler:
+            from .dask_runner import DaskJobRunner  # distributed is imported only for a cluster
+
+            self.runner = DaskJobRunner(
+                str(config.db_path), self.source, options, scheduler=config.scheduler, workers=config.workers,
+                on_crash=self._crashed,
+            )
+        else:
+            self.runner = ProcessJobRunner(
+                str(config.db_path), self.source, options, workers=config.workers, on_crash=self._crashed
+            )
 
     def resume(self) -> list[str]:
-        """Re-run the jobs a stopped service left IN_PROGRESS (from the start); a job
-        that has already been tried three times ends FAILED instead."""
+        """Queue again, in their order, the jobs a stopped service left IN_PROGRESS: each
+        goes on from its finished chunks. Only a job whose analysis had started counts the
+        stop as an interruption; one interrupted three times ends FAILED instead."""
         resumed = []
         for job in self.store.jobs_in_progress():
-            if self.store.mark_attempt(job.job_id) > 3:
-                self.store.fail_job(job.job_id, "The job was interrupted three times and was not resumed again")
-                publish_completion(job.job_id, "FAILED", job.request, self.notify)
-                continue
+            if job.running:
+                if job.attempts >= 3:
+                    self.store.fail_job(job.job_id, "The job was interrupted three times and was not resumed again")
+                    publish_completion(job.job_id, "FAILED", job.request, self.notify)
+                    continue
+                self.store.mark_queued(job.job_id)
             self.runner.submit(job.job_id)
             resumed.append(job.job_id)
         return resumed
@@ -91,7 +106,6 @@ class Backend:
         job = self.store.create_job(job_id, request, request_hash, token)
         if job.job_id != job_id:  # another request with the same token got in first
             return self._same_request(job, request_hash)
-        self.store.mark_attempt(job.job_id)
         self.runner.submit(job.job_id)
         return {"JobId": job.job_id}
 

@@ -24,6 +24,12 @@ class ServiceConfig:
     service answers ThrottlingException. key_rate_limit: the same per verified access key
     (per client address without access_keys), answered with
     ProvisionedThroughputExceededException.
+    chunk_seconds: a video is analysed as consecutive chunks of this length (0: one
+    chunk; finished chunks are kept, so a stopped job resumes from them). scheduler: a Dask scheduler
+    address (tcp://HOST:PORT) to send the chunks to; empty = analyse them locally.
+    allow_partial: a video that cannot be read to its end still ends SUCCEEDED (with a
+    note in StatusMessage) instead of FAILED. faces: False skips face analysis (no
+    FaceDetails in the results; faster).
     """
 
     host: str = DEFAULT_HOST
@@ -38,6 +44,10 @@ class ServiceConfig:
     key_rate_limit: float = 0.0
     max_fps: float = 30.0
     region: str = "us-east-1"
+    chunk_seconds: float = 120.0
+    scheduler: str = ""
+    allow_partial: bool = False
+    faces: bool = True
 
     def __post_init__(self) -> None:
         if self.max_concurrent_jobs < 1:
@@ -52,6 +62,10 @@ class ServiceConfig:
             raise ValueError("max_fps must be in (0, 240]")
         if not self.region:
             raise ValueError("region must not be empty")
+        if not self.chunk_seconds >= 0:
+            raise ValueError("chunk_seconds must be >= 0 (0 = one chunk per video)")
+        if self.scheduler and not self.scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
+            raise ValueError(f"scheduler must be a Dask address like tcp://HOST:PORT, got {self.scheduler!r}")
 
     @property
     def buckets_dir(self) -> Path:
@@ -70,6 +84,7 @@ class ServiceConfig:
             "max_video_bytes": int, "max_body_bytes": int, "rate_limit": float,
             "key_rate_limit": float, "max_fps": float, "access_keys": parse_access_keys,
             "region": str,
+            "chunk_seconds": float, "scheduler": str, "allow_partial": parse_bool, "faces": parse_bool,
         }
         for name, cast in casts.items():
             raw = environ.get(f"PEOPLEPATH_{name.upper()}")
@@ -80,6 +95,16 @@ class ServiceConfig:
                     raise ValueError(f"PEOPLEPATH_{name.upper()}={raw!r}: {exc}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def parse_bool(text: str) -> bool:
+    """`1/true/yes/on` or `0/false/no/off` (any case)."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected one of 1/true/yes/on or 0/false/no/off")
 
 
 def parse_access_keys(text: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The job-runner interface and its local implementation: a queue served by a bounded
 number of slots, each job in a process of its own.
 
-A distributed runner (Ray, Dask ...) implements the same two methods."""
+A distributed runner (dask_runner.DaskJobRunner) implements the same two methods."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ import threading
 from abc import ABC, abstractmethod
 from typing import Any, Callable
 
-from ..engine.settings import EngineSettings
 from .sources import VideoSource
-from .worker import run_job
+from .worker import JobOptions, run_job
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +39,13 @@ class JobRunner(ABC):
 def _child(*args: Any) -> None:
     """A job's process: out of the terminal's process group (a Ctrl-C or a group signal
     reaches the service, which then stops its jobs itself), dying with the service
-    (Linux), then running the job."""
+    (Linux), then running the job; its log lines go to the service's stderr."""
     os.setsid()
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_job(*args)
 
 
@@ -54,9 +54,9 @@ class ProcessJobRunner(JobRunner):
     fails that one job and never the service or the jobs beside it."""
 
     def __init__(
-        self, db_path: str, source: VideoSource, settings: EngineSettings, *, workers: int, notify: bool, on_crash: OnCrash
+        self, db_path: str, source: VideoSource, options: JobOptions, *, workers: int, on_crash: OnCrash
     ) -> None:
-        self._args = (db_path, source, settings, notify)
+        self._args = (db_path, source, options)
         self._on_crash = on_crash
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._running: dict[str, multiprocessing.process.BaseProcess] = {}
@@ -75,9 +75,9 @@ class ProcessJobRunner(JobRunner):
             job_id = self._queue.get()
             if job_id is None:
                 return
-            db_path, source, settings, notify = self._args
+            db_path, source, options = self._args
             process = self._context.Process(
-                target=_child, args=(db_path, job_id, source, settings, notify), name=f"job-{job_id[:12]}", daemon=True
+                target=_child, args=(db_path, job_id, source, options), name=f"job-{job_id[:12]}", daemon=True
             )
             with self._lock:
                 if self._stopping.is_set():
