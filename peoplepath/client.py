@@ -128,10 +128,13 @@ def fetch_job(
     page_size: int = contract.MAX_RESULTS_CAP,
     sort_by: str = contract.SORT_TIMESTAMP,
     progress: Callable[[int], None] | None = None,
+    on_persons: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> JobResult:
     """Page through GetPersonTracking to the end. `progress(n)` gets the number of
-    detections fetched so far after every page. A job still IN_PROGRESS or FAILED comes
-    back with its status and no detections."""
+    detections fetched so far after every page. With `on_persons`, each page's `Persons`
+    go to it as they arrive and are not kept (the result's `persons` is empty), so a long
+    job is never held as dicts all at once. A job still IN_PROGRESS or FAILED comes back
+    with its status and no detections."""
     if not contract.is_valid_job_id(job_id):
         raise InvalidJobIdError(job_id)
     if not 1 <= page_size <= contract.MAX_RESULTS_CAP:
@@ -139,14 +142,21 @@ def fetch_job(
     params: dict[str, Any] = {"JobId": job_id, "MaxResults": page_size, "SortBy": sort_by}
     pages: list[dict[str, Any]] = []
     persons: list[dict[str, Any]] = []
+    fetched = 0
     while True:
         page = _call(client.get_person_tracking, **params)
+        page_persons = page.pop("Persons", None) or []
         pages.append(page)
         if page.get("JobStatus") != "SUCCEEDED":
             break
-        persons.extend(page.get("Persons") or [])
+        fetched += len(page_persons)
+        if on_persons is not None:
+            on_persons(page_persons)
+        else:
+            persons.extend(page_persons)
+        del page_persons
         if progress is not None:
-            progress(len(persons))
+            progress(fetched)
         token = page.get("NextToken")
         if not token:
             break
