@@ -79,6 +79,7 @@ def measure(url: str, job_id: str, steps: int, pid: int) -> dict:
                 "framereceived", lambda payload: received.__setitem__(0, received[0] + len(payload))))
             start = time.monotonic()
             page.goto(f"{url}/?job_id={job_id}&t=0")
+            out["goto"] = time.monotonic() - start
             page.locator(FRAME_IMG).first.wait_for(state="visible", timeout=600_000)
             out["first_frame"] = time.monotonic() - start
             pressed = time.monotonic()

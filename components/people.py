@@ -148,11 +148,15 @@ def render_people(data: JobData, reader: Any, *, key: str, video_key: str) -> in
     with left:
         person = st.selectbox("Path of", s["index"].tolist(), key=f"{key}_path_person", format_func=lambda i: f"#{i}")
         row = s[s["index"] == person].iloc[0]
-        base = reader.frame_at_ms(int(row["best_ms"])).image
+        # On the person's own frame when that is a quick read; while a long-GOP video's
+        # proxy is still being built, a seek there could take seconds: the first frame.
+        quick = not getattr(reader, "building_proxy", False)
+        at_ms = int(row["best_ms"]) if quick else 0
+        base = reader.frame_at_ms(at_ms).image
         st.image(cv2.cvtColor(overlay.draw_path(base, data.table, int(person)), cv2.COLOR_BGR2RGB),
                  output_format="JPEG", width="stretch",
                  caption=f"#{person}: {row['first_ms'] / 1000:.2f}-{row['last_ms'] / 1000:.2f} s, "
-                         f"drawn on its frame at {row['best_ms'] / 1000:.2f} s")
+                         f"drawn on {'its' if quick else 'the first'} frame at {at_ms / 1000:.2f} s")
     with right:
         st.markdown("**Where people were** (feet positions)")
         first = reader.frame_at_index(0).image

@@ -52,17 +52,13 @@ class Marks:
 
 
 _PERIOD = next(k for k in range(1, 256) if color_hex(k) == color_hex(0))  # color_hex cycles a palette
-_PALETTE = [color_hex(i) for i in range(_PERIOD)]
-_COLORSCALE = [[edge, c] for k, c in enumerate(_PALETTE)
-               for edge in (k / len(_PALETTE), (k + 1) / len(_PALETTE))]
 
 
-def person_colors(indexes: Any, **marker: Any) -> dict[str, Any]:
-    """A marker coloured per person as `color_hex` does, given as numbers on a discrete
-    colour scale (plotly checks a list of colour strings one by one: slow)."""
-    codes = np.asarray(indexes, dtype=np.int64) % len(_PALETTE)
-    return dict(color=codes.astype(np.float64), colorscale=_COLORSCALE, cmin=0, cmax=len(_PALETTE) - 1,
-                showscale=False, **marker)
+def by_color(indexes: Any) -> list[tuple[str, np.ndarray]]:
+    """(colour, mask) for each colour `color_hex` gives these person indexes: one trace
+    per colour instead of a colour per point (plotly checks those one by one: slow)."""
+    codes = np.asarray(indexes, dtype=np.int64) % _PERIOD
+    return [(color_hex(int(c)), codes == c) for c in np.unique(codes)]
 
 
 def duration_ms(data: JobData) -> int:
@@ -134,9 +130,9 @@ def build_figure(data: JobData, window: tuple[int, int], *, order: str = ORDERS[
         table = table[table["index"].isin(persons)]
         seg = seg[seg["index"].isin(persons)]
     ts_all = table["timestamp_ms"].to_numpy()
-    lo, hi = np.searchsorted(ts_all, w0, "left"), np.searchsorted(ts_all, w1, "right")  # the table runs in time order
+    lo, hi = np.searchsorted(ts_all, w0, "left"), np.searchsorted(ts_all, w1, "left")  # the table runs in time order
     win = table.iloc[lo:hi]
-    seg = seg[(seg["end_ms"] >= w0) & (seg["start_ms"] <= w1)]
+    seg = seg[(seg["end_ms"] >= w0) & (seg["start_ms"] < w1)]
     rows = ordered_rows(data, seg["index"].unique(), order, chosen) if len(seg) else []
     note = f" · showing {MAX_ROWS} of the window's {len(rows):,} persons: choose a shorter window" \
         if len(rows) > MAX_ROWS else ""
@@ -148,17 +144,18 @@ def build_figure(data: JobData, window: tuple[int, int], *, order: str = ORDERS[
         win_rows = win
 
     start, end = np.maximum(seg["start_ms"].to_numpy(), w0), np.minimum(seg["end_ms"].to_numpy(), w1)
-    spans = go.Bar(
-        orientation="h", y=seg["index"].map(labels), base=start / 1000, x=np.maximum((end - start) / 1000, 0.04),
-        customdata=start, marker=person_colors(seg["index"], opacity=0.45, line=dict(width=0)),
+    y_seg = seg["index"].map(labels).to_numpy()
+    spans = [go.Bar(
+        orientation="h", y=y_seg[m], base=start[m] / 1000, x=np.maximum((end[m] - start[m]) / 1000, 0.04),
+        customdata=start[m], marker=dict(color=color, opacity=0.45, line=dict(width=0)),
         hovertemplate="%{y}: %{base:.2f} s for %{x:.2f} s<extra></extra>", xaxis="x", yaxis="y", showlegend=False,
-    )
+    ) for color, m in by_color(seg["index"])]
     thin = win_rows.iloc[:: max(1, len(win_rows) // MAX_POINTS)]
-    points = go.Scatter(
-        x=thin["timestamp_ms"] / 1000, y=thin["index"].map(labels), customdata=thin["timestamp_ms"], mode="markers",
-        marker=person_colors(thin["index"], size=5), hovertemplate="%{y} at %{x:.3f} s<extra></extra>",
-        xaxis="x", yaxis="y", showlegend=False,
-    )
+    t_thin, y_thin = thin["timestamp_ms"].to_numpy(), thin["index"].map(labels).to_numpy()
+    points = [go.Scatter(
+        x=t_thin[m] / 1000, y=y_thin[m], customdata=t_thin[m], mode="markers", marker=dict(color=color, size=5),
+        hovertemplate="%{y} at %{x:.3f} s<extra></extra>", xaxis="x", yaxis="y", showlegend=False,
+    ) for color, m in by_color(thin["index"])]
     width = bin_ms(w1 - w0)
     left, counts = _binned(win["timestamp_ms"].to_numpy(), w0, w1, width)
     strip = go.Bar(
@@ -191,7 +188,7 @@ def build_figure(data: JobData, window: tuple[int, int], *, order: str = ORDERS[
 
     o_top, s_top = frac(OVERVIEW_PX), frac(OVERVIEW_PX + GAP_PX + STRIP_PX)
     r_bottom = frac(OVERVIEW_PX + GAP_PX + STRIP_PX + GAP_PX)
-    fig = go.Figure([spans, points, strip, overview, *extra])
+    fig = go.Figure([*spans, *points, strip, overview, *extra])
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=top, b=28), bargap=0.25, barmode="overlay",
         clickmode="event+select", dragmode="pan", uirevision=f"{data.cache_key}|{w0}|{w1}",

