@@ -106,7 +106,7 @@ def build_table(
     cols.update(_floats(pc.struct_field(face, "Pose"), ("Roll", "Yaw", "Pitch"), ("pose_roll", "pose_yaw", "pose_pitch")))
     cols.update(_floats(pc.struct_field(face, "Quality"), ("Brightness", "Sharpness"), ("brightness", "sharpness")))
 
-    table = pd.DataFrame(cols)
+    table = pd.DataFrame(cols, copy=False)  # the arrays are ours: no copy into consolidated blocks
     if width and height:
         add_pixels(table, width, height)
     dts = np.diff(ts)
