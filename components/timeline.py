@@ -5,10 +5,9 @@ person first), the spans where each is tracked and its detections, and a strip o
 detections per second binned to the chart's resolution. Clicking a span, a point or a
 bar returns its time. With ground truth, markers show its errors; `Marks` adds others.
 
-The figure depends only on (job, window, order, filter, markers) and is cached, so a
-step sends no new chart (Streamlit sends an unchanged element by reference); the cursor
-is drawn over it by a few lines of script in the page, and the view (zoom, pan) is kept
-across steps by plotly's `uirevision`."""
+The figure depends only on (job, window, order, filter, markers) and is cached; a step
+changes only its two cursor lines, and plotly's `uirevision` keeps the view (zoom, pan)
+of a window across steps."""
 
 from __future__ import annotations
 
@@ -278,10 +277,10 @@ def render_timeline(data: JobData, t_ms: int, *, key: str, persons: list[int] | 
     cols[3].caption(f"{n_persons:,} persons over {duration_ms(data) / 1000:,.0f} s; rows: the persons in the window "
                     f"{window[0] / 1000:,.0f}-{window[1] / 1000:,.0f} s. Drag to pan, scroll to zoom, click to jump.")
     fig = _figure(data, window, order, chosen, persons, errors, errors_key, marks, key=key)
+    _cursor_shapes(fig, t_ms)
     with st.container(key=f"{key}_box"):
         event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points",
                                 config={"displayModeBar": False, "scrollZoom": True})
-        _cursor(key, t_ms)
     return new_click(key, event)
 
 
@@ -314,48 +313,13 @@ def _figure(data: JobData, window: tuple[int, int], order: str, chosen: int | No
     return fig
 
 
-_CURSOR_JS = """<script>(() => {
-const key = %s, t = %d / 1000, color = %s;
-(window.ppCursor = window.ppCursor || {})[key] = t;
-function draw(gd) {
-  const fl = gd._fullLayout;
-  if (!fl || !fl.xaxis || !fl.xaxis2 || !fl.yaxis3) return;
-  let layer = gd.querySelector(':scope > .pp-cursor');
-  if (!layer) {
-    layer = document.createElement('div');
-    layer.className = 'pp-cursor';
-    layer.style.cssText = 'position:absolute;left:0;top:0;width:0;height:0;pointer-events:none;z-index:5';
-    if (getComputedStyle(gd).position === 'static') gd.style.position = 'relative';
-    gd.appendChild(layer);
-  }
-  const s = window.ppCursor[key], parts = [];
-  for (const [xa, ya, yb] of [[fl.xaxis, fl.yaxis, fl.yaxis2], [fl.xaxis2, fl.yaxis3, fl.yaxis3]]) {
-    const [a, b] = xa.range;
-    if (s < Math.min(a, b) || s > Math.max(a, b)) continue;
-    const x = xa._offset + xa.l2p(s), y0 = ya._offset, y1 = yb._offset + yb._length;
-    parts.push(`<div style="position:absolute;left:${x - 1}px;top:${y0}px;width:2px;height:${y1 - y0}px;background:${color}"></div>`);
-  }
-  layer.innerHTML = parts.join('');
-  layer.dataset.t = String(s);
-}
-let tries = 0;
-(function attach() {
-  const gd = document.querySelector(`.st-key-${key}_box .js-plotly-plot`);
-  if (!gd || !gd._fullLayout || !gd.on) { if (tries++ < 100) setTimeout(attach, 100); return; }
-  if (!gd.ppCursor) {
-    gd.ppCursor = true;
-    gd.on('plotly_afterplot', () => draw(gd));
-    gd.on('plotly_relayout', () => draw(gd));
-  }
-  draw(gd);
-})();
-})();</script>"""
-
-
-def _cursor(key: str, t_ms: int) -> None:
-    """The cursor at `t_ms` over the chart: a script of a few hundred bytes, the only
-    part of the timeline that changes on a step."""
-    st.html(_CURSOR_JS % (json.dumps(key), int(t_ms), json.dumps(CURSOR)), unsafe_allow_javascript=True)
+def _cursor_shapes(fig: go.Figure, t_ms: int) -> None:
+    """The cursor as two lines (window and overview) on the cached figure, in place."""
+    lay, t = fig.layout, t_ms / 1000
+    line = dict(color=CURSOR, width=2)
+    fig.layout.shapes = [lay.shapes[0],
+                         dict(type="line", xref="x", yref="paper", x0=t, x1=t, y0=lay.yaxis2.domain[0], y1=1, line=line),
+                         dict(type="line", xref="x2", yref="paper", x0=t, x1=t, y0=0, y1=lay.yaxis3.domain[1], line=line)]
 
 
 def new_click(key: str, event: Any = None) -> int | None:

@@ -63,10 +63,11 @@ def test_long_job_steps_and_rows(running_service, tud_job):
                 steps[name] = statistics.median(step_times(page))
                 idle(page)
                 layouts[name] = page.evaluate(ROW_LABELS_JS)
-                # The cursor (drawn by the page's script over the unchanged chart) is at the frame's time.
+                # The cursor is at the frame's time.
                 t_ms = int(page.evaluate("() => new URLSearchParams(location.search).get('t')"))
-                page.wait_for_function("t => +document.querySelector('.pp-cursor')?.dataset.t === t / 1000",
-                                       arg=t_ms, timeout=10_000)
+                page.wait_for_function("t => document.querySelector('.js-plotly-plot')._fullLayout.shapes"
+                                       ".some(s => s.type === 'line' && Math.abs(s.x0 - t / 1000) < 1e-6)",
+                                       arg=t_ms, timeout=30_000)
                 assert not page.locator("[data-testid='stException']").count()
                 page.close()
         finally:
