@@ -4,6 +4,7 @@ components/ and the work in the peoplepath core library."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -30,7 +31,10 @@ HINTS = {
     "NoRegionError": "No AWS region set: pick one in the sidebar or set AWS_REGION.",
 }
 
-st.set_page_config(page_title="PeoplePath", page_icon=":material/directions_walk:", layout="wide")
+# The icon ships with the app (assets/make_icon.py draws it): a material icon as page_icon
+# would be fetched from a font host on every load.
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+st.set_page_config(page_title="PeoplePath", page_icon=str(ICON), layout="wide")
 st.markdown(
     "<style>.block-container{padding-top:2.2rem;padding-bottom:1rem}"
     "[data-testid='stMetricValue']{font-size:1.5rem}</style>",

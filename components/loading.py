@@ -120,20 +120,25 @@ def fetch(endpoint: Endpoint, job_id: str) -> JobData:
     return _fetch(endpoint, _env_url() if endpoint.mode == BOTO else "", job_id)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+# Loaded jobs are cached as shared objects (st.cache_resource), not copies: the panels
+# only read them, and unpickling a copy of a long job's table on every run would cost
+# its size in memory and time at every step.
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _fetch(endpoint: Endpoint, env_url: str, job_id: str) -> JobData:
     bar = st.progress(0.0, text=f"Fetching the results of {job_id}...")
+    pages: list = []  # one compact Arrow table per page; each page's dicts are dropped
 
     def progress(n: int) -> None:
         bar.progress(min(0.95, 1 - 1 / (1 + n / 5000)), text=f"Fetched {n:,} detections...")
 
     try:
-        job = api.fetch_job(get_client(endpoint), job_id, progress=progress)
+        job = api.fetch_job(get_client(endpoint), job_id, progress=progress,
+                            on_persons=lambda persons: pages.append(results.records(persons)))
     finally:
         bar.empty()
     if job.job_status != "SUCCEEDED":
         raise NotFinished(job)
-    return _derive(job, results.table_from_job(job), "api", f"api:{job_id}")
+    return _derive(job, results.table_from_job(job, pages), "api", f"api:{job_id}")
 
 
 def job_status(endpoint: Endpoint, job_id: str) -> api.JobResult:
@@ -141,7 +146,7 @@ def job_status(endpoint: Endpoint, job_id: str) -> api.JobResult:
     return api.fetch_job(get_client(endpoint), job_id, page_size=1)
 
 
-@st.cache_data(max_entries=8, show_spinner="Reading the archived results...")
+@st.cache_resource(max_entries=8, show_spinner="Reading the archived results...")
 def load_archive(content: bytes) -> JobData:
     """An archived GetPersonTracking JSON document (raises ArchiveError / ValueError)."""
     job = api.load_archive(content)
@@ -149,7 +154,7 @@ def load_archive(content: bytes) -> JobData:
     return _derive(job, results.table_from_job(job), "archive", f"archive:{digest}")
 
 
-@st.cache_data(max_entries=8, show_spinner="Reading the MOTChallenge file...")
+@st.cache_resource(max_entries=8, show_spinner="Reading the MOTChallenge file...")
 def load_mot(content: bytes, width: int, height: int, fps: float, duration_ms: int) -> JobData:
     """Another tracker's MOTChallenge results, timed and sized by their video."""
     job = api.load_mot(content, width=width, height=height, fps=fps, duration_ms=duration_ms)

@@ -121,6 +121,24 @@ def _call(method: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any
         raise ClientCallError(type(exc).__name__, str(exc)) from exc
 
 
+def _persons_by_json(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore's `before-parse` hook for GetPersonTracking: read the page's `Persons`
+    with the json module and hand them over as they are, leaving botocore to parse only
+    the rest. Its shape-by-shape walk costs about 30 µs a detection (8 s of the 10 s a
+    277,000-detection job took to fetch); the records come out the same, since the JSON
+    protocol's field names and values are the document's own."""
+    if response_dict.get("status_code") != 200:
+        return
+    try:
+        doc = json.loads(response_dict.get("body") or b"")
+    except ValueError:
+        return  # botocore reports it
+    persons = doc.pop("Persons", None) if isinstance(doc, dict) else None
+    if isinstance(persons, list):
+        response_dict["body"] = json.dumps(doc).encode()
+        customized_response_dict["Persons"] = persons
+
+
 def fetch_job(
     client: Any,
     job_id: str,
@@ -128,25 +146,37 @@ def fetch_job(
     page_size: int = contract.MAX_RESULTS_CAP,
     sort_by: str = contract.SORT_TIMESTAMP,
     progress: Callable[[int], None] | None = None,
+    on_persons: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> JobResult:
     """Page through GetPersonTracking to the end. `progress(n)` gets the number of
-    detections fetched so far after every page. A job still IN_PROGRESS or FAILED comes
-    back with its status and no detections."""
+    detections fetched so far after every page. With `on_persons`, each page's `Persons`
+    go to it as they arrive and are not kept (the result's `persons` is empty), so a long
+    job is never held as dicts all at once. A job still IN_PROGRESS or FAILED comes back
+    with its status and no detections."""
     if not contract.is_valid_job_id(job_id):
         raise InvalidJobIdError(job_id)
     if not 1 <= page_size <= contract.MAX_RESULTS_CAP:
         raise ValueError(f"page_size must be 1..{contract.MAX_RESULTS_CAP}; got {page_size}")
     params: dict[str, Any] = {"JobId": job_id, "MaxResults": page_size, "SortBy": sort_by}
+    client.meta.events.register(f"before-parse.{client.meta.service_model.service_id.hyphenize()}.GetPersonTracking",
+                                _persons_by_json, unique_id="peoplepath-persons-by-json")
     pages: list[dict[str, Any]] = []
     persons: list[dict[str, Any]] = []
+    fetched = 0
     while True:
         page = _call(client.get_person_tracking, **params)
+        page_persons = page.pop("Persons", None) or []
         pages.append(page)
         if page.get("JobStatus") != "SUCCEEDED":
             break
-        persons.extend(page.get("Persons") or [])
+        fetched += len(page_persons)
+        if on_persons is not None:
+            on_persons(page_persons)
+        else:
+            persons.extend(page_persons)
+        del page_persons
         if progress is not None:
-            progress(len(persons))
+            progress(fetched)
         token = page.get("NextToken")
         if not token:
             break

@@ -47,28 +47,40 @@ _SCHEMA = pa.schema([
 ])
 
 
+def records(persons: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """`PersonDetection` records as an Arrow table of the fields the results table keeps,
+    read in one pass by Arrow's C++ converter against a fixed schema (absent fields
+    become nulls). One per page, dropping the page's dicts, keeps a long job's records
+    out of memory while it is fetched."""
+    try:
+        return pa.Table.from_pylist(list(persons), schema=_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValueError(f"Persons do not match GetPersonTracking's shape: {exc}") from exc
+
+
 def build_table(
-    persons: Sequence[Mapping[str, Any]],
+    persons: Sequence[Mapping[str, Any]] | pa.Table | Sequence[pa.Table],
     *,
     width: int | None = None,
     height: int | None = None,
     fps: float | None = None,
 ) -> pd.DataFrame:
     """The detections table: one row per `PersonDetection`, sorted by time then Index.
+    `persons` are the records themselves, or `records()` tables of them (one a page).
 
-    Columns: timestamp_ms, index, frame (0-based, when `fps` is known), has_box, left,
-    top, width, height (ratios), x1, y1, x2, y2 (pixels, when the frame size is known),
-    has_face, face_confidence, face_left/top/width/height, face_x1..face_y2,
-    lm_<Type>_x / lm_<Type>_y (ratios; the five basic types always, others when present),
-    pose_roll, pose_yaw, pose_pitch, brightness, sharpness.
-
-    The records are read in one pass by Arrow's C++ converter against a fixed schema
-    (absent fields become nulls, then NaN), not by json_normalize.
+    Columns: timestamp_ms, index (int32), frame (0-based, int32, when `fps` is known),
+    has_box, left, top, width, height (ratios), x1, y1, x2, y2 (pixels, float32, when
+    the frame size is known), has_face, face_confidence, face_left/top/width/height,
+    face_x1..face_y2, lm_<Type>_x / lm_<Type>_y (ratios; the five basic types always,
+    others when present), pose_roll, pose_yaw, pose_pitch, brightness, sharpness.
+    Absent values are NaN (not json_normalize: no per-record Python work).
     """
-    try:
-        arrow = pa.Table.from_pylist(list(persons), schema=_SCHEMA)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise ValueError(f"Persons do not match GetPersonTracking's shape: {exc}") from exc
+    if isinstance(persons, pa.Table):
+        arrow = persons
+    elif len(persons) and all(isinstance(t, pa.Table) for t in persons):
+        arrow = pa.concat_tables(list(persons))  # type: ignore[arg-type]
+    else:
+        arrow = records(persons)  # type: ignore[arg-type]
     n = arrow.num_rows
     if n and arrow.column("Timestamp").null_count:
         raise ValueError("Every PersonDetection needs a Timestamp")
@@ -77,9 +89,11 @@ def build_table(
         raise ValueError("Every Person needs an Index")
     ts = _np(arrow.column("Timestamp"), np.int64)
     idx = _np(pc.struct_field(person, "Index"), np.int64)
-    cols: dict[str, Any] = {"timestamp_ms": ts, "index": idx}
+    if n and (idx.min() < 0 or idx.max() > np.iinfo(np.int32).max):
+        raise ValueError("Every Person Index must be 0..2**31-1")
+    cols: dict[str, Any] = {"timestamp_ms": ts, "index": idx.astype(np.int32)}
     if fps:
-        cols["frame"] = ms_to_frames(ts, fps)
+        cols["frame"] = ms_to_frames(ts, fps).astype(np.int32)
 
     box = pc.struct_field(person, "BoundingBox")
     cols["has_box"] = _np(box.is_valid(), bool)
@@ -92,7 +106,7 @@ def build_table(
     cols.update(_floats(pc.struct_field(face, "Pose"), ("Roll", "Yaw", "Pitch"), ("pose_roll", "pose_yaw", "pose_pitch")))
     cols.update(_floats(pc.struct_field(face, "Quality"), ("Brightness", "Sharpness"), ("brightness", "sharpness")))
 
-    table = pd.DataFrame(cols)
+    table = pd.DataFrame(cols, copy=False)  # the arrays are ours: no copy into consolidated blocks
     if width and height:
         add_pixels(table, width, height)
     dts = np.diff(ts)
@@ -101,11 +115,13 @@ def build_table(
     return table
 
 
-def table_from_job(job: Any) -> pd.DataFrame:
-    """`build_table` for a `client.JobResult`, sized and timed by its VideoMetadata."""
+def table_from_job(job: Any, pages: Sequence[pa.Table] | None = None) -> pd.DataFrame:
+    """`build_table` for a `client.JobResult` (or its `pages` of `records()`, when it
+    was fetched streaming), sized and timed by its VideoMetadata."""
     meta = job.video_metadata or {}
     return build_table(
-        job.persons, width=meta.get("FrameWidth"), height=meta.get("FrameHeight"), fps=meta.get("FrameRate")
+        job.persons if pages is None else list(pages) or [],
+        width=meta.get("FrameWidth"), height=meta.get("FrameHeight"), fps=meta.get("FrameRate"),
     )
 
 
@@ -142,10 +158,10 @@ def add_pixels(table: pd.DataFrame, width: int, height: int) -> pd.DataFrame:
     for prefix in ("", "face_"):
         left, top = table[f"{prefix}left"].to_numpy(), table[f"{prefix}top"].to_numpy()
         w, h = table[f"{prefix}width"].to_numpy(), table[f"{prefix}height"].to_numpy()
-        table[f"{prefix}x1"] = left * width
-        table[f"{prefix}y1"] = top * height
-        table[f"{prefix}x2"] = (left + w) * width
-        table[f"{prefix}y2"] = (top + h) * height
+        table[f"{prefix}x1"] = (left * width).astype(np.float32)
+        table[f"{prefix}y1"] = (top * height).astype(np.float32)
+        table[f"{prefix}x2"] = ((left + w) * width).astype(np.float32)
+        table[f"{prefix}y2"] = ((top + h) * height).astype(np.float32)
     table.attrs.update(width=int(width), height=int(height))
     return table
 

@@ -577,6 +577,11 @@ class FrameReader:
         return self._proxy is not None
 
     @property
+    def building_proxy(self) -> bool:
+        """A background proxy build is under way (seeks in the original are slow meanwhile)."""
+        return self._builder is not None and self._builder.is_alive()
+
+    @property
     def cache_used_bytes(self) -> int:
         return self._cached_bytes
 

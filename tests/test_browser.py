@@ -11,7 +11,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -23,53 +26,119 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 
 
+@contextmanager
+def streamlit_server(script: Path, env: dict[str, str], log_dir: Path) -> Iterator[str]:
+    """`streamlit run <script>` on a free loopback port; yields its URL."""
+    port = free_port()
+    log = open(log_dir / f"streamlit-{port}.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=20)
+        log.close()
+
+
 @pytest.fixture
 def dashboard(running_service):
     """`streamlit run app.py` on a free port, pointed at the running service."""
-    port = free_port()
-    env = {**os.environ, "AWS_ENDPOINT_URL_REKOGNITION": running_service.endpoint_url,
+    env = {"AWS_ENDPOINT_URL_REKOGNITION": running_service.endpoint_url,
            "PEOPLEPATH_DATA_DIR": str(running_service.data_dir)}
-    log = open(running_service.data_dir / f"streamlit-{port}.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    with streamlit_server(REPO / "app.py", env, running_service.data_dir) as url:
+        yield url
+
+
+def launch(pw):
+    """Debian's Chromium, headless, with no network of its own."""
+    return pw.chromium.launch(executable_path=CHROMIUM,
+                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+
+
+# Streamlit 1.67 marks its root element with the state of the script run:
+# data-test-script-state is "running" / "rerunRequested" during a run (fragment runs too)
+# and "notRunning" once the run ended. Elements of the previous run not yet redrawn are
+# data-stale="true".
+IDLE_JS = ("() => { const app = document.querySelector(\"[data-testid='stApp']\");"
+           " return !!app && app.dataset.testScriptState === 'notRunning'"
+           " && !document.querySelector(\"[data-stale='true']\"); }")
+
+
+def idle(page, timeout_ms: float = 120_000, settle_s: float = 0.3) -> None:
+    """Wait until the script run finishes (Streamlit drops input sent mid-run to stale
+    elements): the app says it is not running, twice `settle_s` apart (a rerun that a
+    click just asked for may not have started yet)."""
+    deadline = time.monotonic() + timeout_ms / 1000
     while True:
+        page.wait_for_function(IDLE_JS, timeout=max(1.0, (deadline - time.monotonic()) * 1000))
+        time.sleep(settle_s)
+        if page.evaluate(IDLE_JS):
+            return
+
+
+def test_idle_waits_for_the_end_of_a_long_run(tmp_path):
+    """idle() returns only when a 6 s script run has really ended: its last element is
+    on the page at once when idle() returns, never before the run's time has passed."""
+    script = tmp_path / "slow.py"
+    script.write_text("import time\nimport streamlit as st\nst.write('run started')\n"
+                      "time.sleep(6)\nst.write('run finished')\n")
+    with streamlit_server(script, {}, tmp_path) as url, sync_playwright() as pw:
+        browser = launch(pw)
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"streamlit did not start; see {log.name}")
-        time.sleep(0.3)
-    yield url
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=20)
+            page = browser.new_page()
+            page.goto(url)
+            page.get_by_text("run started").wait_for(timeout=60_000)
+            start = time.monotonic()
+            idle(page)
+            waited = time.monotonic() - start
+            assert page.get_by_text("run finished").count() == 1, f"idle() returned after {waited:.1f} s, mid-run"
+            assert waited > 3
+        finally:
+            browser.close()
 
 
-def idle(page) -> None:
-    """Wait until the script run finishes (Streamlit drops input sent mid-run to stale elements)."""
-    page.wait_for_function("() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
-                           " && !document.querySelector(\"[data-stale='true']\")", timeout=60_000)
+def outside_requests(page) -> list[str]:
+    """Start recording the page's requests to anything but this machine; returns the
+    (live) list of their URLs."""
+    seen: list[str] = []
+
+    def record(request) -> None:
+        url = urlsplit(request.url)
+        if url.scheme not in ("data", "blob", "about") and url.hostname not in ("127.0.0.1", "localhost"):
+            seen.append(request.url)
+
+    page.on("request", record)
+    return seen
 
 
 def test_deep_link_in_chromium(dashboard, tud_job):
     assert Path(CHROMIUM).is_file(), "apt-get install chromium (.ci/run installs it)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                     args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1500})
+            outside = outside_requests(page)
             start = time.monotonic()
             page.goto(f"{dashboard}/?job_id={tud_job}&t=2000")
             frame = page.locator("[data-testid='stImage'] img").first
-            frame.wait_for(state="visible", timeout=90_000)
+            frame.wait_for(state="visible", timeout=300_000)  # minutes on a busy 2-core machine
             first_frame_s = time.monotonic() - start
             page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=60_000)
             caption = page.get_by_text(re.compile(r"^frame 50 of 178 "))  # the deep link's t=2000 at 25 fps
@@ -108,6 +177,9 @@ def test_deep_link_in_chromium(dashboard, tud_job):
             time.sleep(1.0)  # let the plot settle before the picture
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             assert not page.locator("[data-testid='stException']").count()
+            assert not outside, f"the page reached outside the machine: {outside}"
+            icon = page.evaluate("() => document.querySelector(\"link[rel~='icon']\")?.href")
+            assert icon and urlsplit(icon).hostname == "127.0.0.1", icon  # the shipped icon, served by the app
         finally:
             browser.close()
 
@@ -117,7 +189,7 @@ def test_ground_truth_in_chromium(dashboard, tud_job, shared_data):
     screenshot (tests/artifacts/dashboard_ground_truth.png) shows the errors."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 2300})
             page.goto(f"{dashboard}/?job_id={tud_job}&t=0")
