@@ -7,10 +7,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shutil
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from . import contract
 
@@ -316,6 +321,79 @@ def local_video_path(job: JobResult, data_dir: str | Path | None) -> Path | None
         return None
     path = Path(data_dir) / "buckets" / s3["Bucket"] / s3["Name"]
     return path if path.is_file() else None
+
+
+def is_peoplepath_service(endpoint_url: str | None, timeout: float = 2.0) -> bool:
+    """True when a PeoplePath service answers `GET /ping` at `endpoint_url` (real AWS
+    endpoints are not asked)."""
+    if not endpoint_url or urlsplit(endpoint_url).hostname in (None, "") or \
+            (urlsplit(endpoint_url).hostname or "").endswith(".amazonaws.com"):
+        return False
+    try:
+        with urllib.request.urlopen(f"{endpoint_url.rstrip('/')}/ping", timeout=timeout) as reply:
+            return json.loads(reply.read()).get("service") == "peoplepath"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def service_video_url(client: Any, job_id: str, *, presign_seconds: int | None = None) -> str:
+    """The URL of `GET /jobs/<JobId>/video` on the client's PeoplePath endpoint; with
+    `presign_seconds`, presigned with the client's credentials (for a browser)."""
+    if not contract.is_valid_job_id(job_id):
+        raise InvalidJobIdError(job_id)
+    url = f"{client.meta.endpoint_url.rstrip('/')}/jobs/{job_id}/video"
+    credentials = _credentials(client)
+    if presign_seconds is None or credentials is None:
+        return url
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+
+    request = AWSRequest(method="GET", url=url)
+    SigV4QueryAuth(credentials, contract.SERVICE_NAME, client.meta.region_name, expires=presign_seconds).add_auth(request)
+    return request.url
+
+
+def download_service_video(client: Any, job: JobResult, dest_dir: str | Path) -> Path:
+    """Download the job's video from its PeoplePath service (`GET /jobs/<JobId>/video`,
+    SigV4-signed with the client's credentials) into `dest_dir` once; an existing copy
+    is reused. Raises ClientCallError with the service's AWS error code."""
+    if not job.job_id:
+        raise ClientCallError("InvalidParameterException", "Archived results have no job on a service")
+    url = service_video_url(client, job.job_id)
+    name = Path((job.s3_object or {}).get("Name") or "video.mp4").name
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", urlsplit(url).netloc)
+    dest = Path(dest_dir) / host / job.job_id / name
+    if dest.is_file():
+        return dest
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    request = AWSRequest(method="GET", url=url)
+    credentials = _credentials(client)
+    if credentials is not None:
+        SigV4Auth(credentials, contract.SERVICE_NAME, client.meta.region_name).add_auth(request)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers.items())), timeout=60) as reply, \
+                open(tmp, "wb") as out:
+            shutil.copyfileobj(reply, out, 1 << 20)
+    except urllib.error.HTTPError as exc:
+        try:
+            err = json.loads(exc.read())
+        except ValueError:
+            err = {}
+        raise ClientCallError(err.get("__type") or f"HTTP{exc.code}", err.get("Message") or str(exc)) from exc
+    except OSError as exc:
+        raise ClientCallError("EndpointConnectionError", f"{url}: {exc}") from exc
+    tmp.replace(dest)
+    return dest
+
+
+def _credentials(client: Any) -> Any:
+    """The client's frozen credentials, or None when it has none."""
+    credentials = client._request_signer._credentials  # botocore keeps them on the signer
+    return credentials.get_frozen_credentials() if credentials is not None else None
 
 
 def download_video(job: JobResult, dest_dir: str | Path, *, s3_client: Any | None = None) -> Path:
