@@ -159,6 +159,12 @@ def load_mot(content: bytes, width: int, height: int, fps: float, duration_ms: i
 
 
 # ------------------------------------------------------------------------------ video
+@st.cache_data(ttl=60, show_spinner=False)
+def is_service(endpoint_url: str) -> bool:
+    """True when the endpoint is a PeoplePath service (it answers /ping as one)."""
+    return api.is_peoplepath_service(endpoint_url)
+
+
 class BlankFrames:
     """Frames for a job without a video: dark frames at the VideoMetadata size and
     rate, so the detections can still be drawn and scrubbed."""
@@ -195,11 +201,12 @@ def reader_for(path: Path) -> FrameReader:
 
 
 def save_upload(name: str, content: bytes) -> Path:
-    """An uploaded video on disk (FrameReader reads files), named by its content."""
+    """An uploaded video on disk (FrameReader reads files), in a folder named by its
+    content and under its own file name (which the page shows)."""
     digest = hashlib.sha256(content).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "peoplepath-uploads"
+    folder = Path(tempfile.gettempdir()) / "peoplepath-uploads" / digest
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}{Path(name).suffix or '.mp4'}"
+    path = folder / (Path(name).name or "video.mp4")
     if not path.exists():
         path.write_bytes(content)
     return path
@@ -207,13 +214,20 @@ def save_upload(name: str, content: bytes) -> Path:
 
 def video_for_job(data: JobData, endpoint: Endpoint, supplied: Path | None) -> tuple[Path | None, str]:
     """The job's video: the one the user supplied, else the job's own from the local
-    bucket folder, else (AWS settings) downloaded from S3. Returns (path, note)."""
+    bucket folder, else from its PeoplePath service (`GET /jobs/<JobId>/video`), else
+    (AWS settings) downloaded from S3. Returns (path, note)."""
     if supplied is not None:
         return supplied, f"Video: {supplied.name} (supplied)"
     local = api.local_video_path(data.job, data_dir())
     if local is not None:
         return local, f"Video: {local.name} (local bucket)"
     s3 = data.job.s3_object
+    if data.source == "api" and data.job.job_id:
+        client = get_client(endpoint)
+        if is_service(client.meta.endpoint_url):
+            with st.spinner("Fetching the job's video from its PeoplePath service..."):
+                path = api.download_service_video(client, data.job, Path(tempfile.gettempdir()) / "peoplepath-service")
+            return path, f"Video: {path.name} (from the PeoplePath service at {client.meta.endpoint_url})"
     if s3 and data.source == "api" and endpoint.mode == BOTO:
         cache = Path(tempfile.gettempdir()) / "peoplepath-s3"
         path = api.download_video(data.job, cache)
