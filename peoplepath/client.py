@@ -4,7 +4,6 @@ archived results (JSON as AWS returned it) entering through the same `JobResult`
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -12,12 +11,12 @@ import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from . import contract
+from . import archives, contract
+from .archives import ArchiveError
 
 # Keys a local endpoint accepts when none are configured (it may accept any key).
 _LOCAL_KEY = "peoplepath-local"
@@ -42,10 +41,6 @@ class InvalidJobIdError(ClientCallError):
         )
 
 
-class ArchiveError(ValueError):
-    """An archived results file that is not a GetPersonTracking response."""
-
-
 @dataclass(frozen=True)
 class JobResult:
     """Everything GetPersonTracking said about one job, pages merged in order."""
@@ -58,6 +53,14 @@ class JobResult:
     job_tag: str | None = None
     persons: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0
+    next_token: str | None = None  # the last page's NextToken: the results are partial
+
+    @property
+    def partial(self) -> str | None:
+        """None when the results are complete, else what part of a job they are."""
+        if not self.next_token:
+            return None
+        return archives.describe_partial([{}] * (self.pages - 1) + [{"NextToken": self.next_token}])
 
     @property
     def s3_object(self) -> dict[str, Any] | None:
@@ -78,6 +81,8 @@ class JobResult:
             out["Video"] = self.video
         if self.job_tag:
             out["JobTag"] = self.job_tag
+        if self.next_token:
+            out["NextToken"] = self.next_token
         return out
 
 
@@ -185,26 +190,17 @@ def start_job(
 
 # ----------------------------------------------------------------------------- archives
 def load_archive(source: str | Path | bytes | Any) -> JobResult:
-    """Read archived results: one GetPersonTracking response, a JSON list of pages, or
-    AWS CLI output (one merged response). `source` is a path, bytes/str of JSON text,
-    a binary file object (such as an upload), or already-parsed JSON (dict or list).
+    """Read archived results in any form `archives.read_pages` knows (one response, AWS
+    CLI output, a list of pages, a bare list of PersonDetection objects, JSON lines, or a
+    list of several such files in order). `source` is a path, bytes/str of JSON text, a
+    binary file object (such as an upload), already-parsed JSON (dict or list), or a
+    list of files. Pages whose last one still holds a NextToken come back `partial`.
     The records themselves are checked when the results table is built from them."""
-    doc = _read_json(source)
-    pages = doc if isinstance(doc, list) else [doc]
-    if not pages:
-        raise ArchiveError("The file holds an empty list: no GetPersonTracking pages")
-    persons: list[dict[str, Any]] = []
-    for i, page in enumerate(pages):
-        if not isinstance(page, dict):
-            raise ArchiveError(f"Page {i + 1} is a {type(page).__name__}, not a GetPersonTracking response object")
-        if "Persons" not in page and "JobStatus" not in page:
-            raise ArchiveError(f"Page {i + 1} has neither 'Persons' nor 'JobStatus': not a GetPersonTracking response")
-        page_persons = page.get("Persons") or []
-        if not isinstance(page_persons, list):
-            raise ArchiveError(f"Page {i + 1}: 'Persons' must be a list")
-        if not all(map(isinstance, page_persons, repeat(dict))):
-            raise ArchiveError(f"Page {i + 1}: every element of 'Persons' must be a PersonDetection object")
-        persons.extend(page_persons)
+    pages = archives.read_pages(source)
+    jobs = {p["JobId"] for p in pages if p.get("JobId")}
+    if len(jobs) > 1:
+        raise ArchiveError(f"The pages come from {len(jobs)} different jobs: {', '.join(sorted(jobs))}")
+    persons = [person for page in pages for person in page.get("Persons") or []]
     return _merge(pages, persons, default_job_id=None, default_status="SUCCEEDED")
 
 
@@ -265,28 +261,6 @@ def _read_text(source: Any) -> str:
     raise ArchiveError(f"Cannot read a MOTChallenge file from a {type(source).__name__}")
 
 
-def _read_json(source: Any) -> Any:
-    if isinstance(source, (dict, list)):
-        return source
-    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))):
-        path = Path(source)
-        if not path.is_file():
-            raise ArchiveError(f"No such file: {path}")
-        text: Any = path.read_bytes()
-    elif isinstance(source, (bytes, bytearray, str)):
-        text = source
-    elif hasattr(source, "getvalue"):
-        text = source.getvalue()
-    elif hasattr(source, "read"):
-        text = source.read()
-    else:
-        raise ArchiveError(f"Cannot read results from a {type(source).__name__}")
-    try:
-        return json.load(io.BytesIO(text)) if isinstance(text, (bytes, bytearray)) else json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArchiveError(f"Not a JSON document: {exc}") from exc
-
-
 def _merge(
     pages: list[dict[str, Any]],
     persons: list[dict[str, Any]],
@@ -309,6 +283,7 @@ def _merge(
         job_tag=first("JobTag"),
         persons=persons,
         pages=len(pages),
+        next_token=pages[-1].get("NextToken") or None,
     )
 
 
