@@ -12,7 +12,7 @@ from components.export import render_export
 from components.ground_truth import compare_job, render_gt_source, render_gt_tables, render_scores
 from components.people import render_people
 from components.source import JOB, render_source
-from components.status import render_status, render_unfinished
+from components.status import render_progress, render_status, render_unfinished
 from components.viewer import FRAME, frame_at_ms, render_viewer
 from peoplepath import client as api
 from peoplepath import contract
@@ -54,6 +54,7 @@ def poll(endpoint: loading.Endpoint, job_id: str) -> None:
         return
     if job.job_status != "IN_PROGRESS":
         st.rerun()
+    render_progress(loading.job_progress(endpoint, job_id), key="progress")
     st.caption(f"Still IN_PROGRESS at {time.strftime('%H:%M:%S')}")
 
 
@@ -66,18 +67,25 @@ def load(source) -> loading.JobData | None:
                             "**start a job**. Links of the form `?job_id=<JobId>&t=<ms>` open a job at a moment.")
                 return None
             if not contract.is_valid_job_id(source.job_id):
-                return None  # the sidebar already says why
+                st.error(f"**{source.job_id[:80]!r} is not a JobId.** A JobId is 1-64 characters of letters, "
+                         "digits, '-' and '_' (StartPersonTracking returns one); correct it in the sidebar.")
+                return None
             return loading.fetch(source.endpoint, source.job_id)
-        if source.archive is None:
-            st.info("Upload or point at a GetPersonTracking JSON file (or a MOTChallenge txt file) in the sidebar.")
+        if not source.archive:
+            st.info("Upload or point at archived results in the sidebar: GetPersonTracking JSON (one response, "
+                    "AWS CLI output, pages, JSON lines, a list of PersonDetection objects, or several page files), "
+                    "or a MOTChallenge txt file with its video.")
             return None
-        if source.archive_name.lower().endswith(".txt"):
+        if source.archive_names[0].lower().endswith(".txt"):
+            if len(source.archive) > 1:
+                st.error("Open one MOTChallenge txt file at a time.")
+                return None
             if source.video is None:
                 st.info("A MOTChallenge file is timed in frames: supply its video in the sidebar.")
                 return None
             info = loading.reader_for(source.video).info
-            return loading.load_mot(source.archive, info.width, info.height, info.fps, info.duration_ms)
-        return loading.load_archive(source.archive)
+            return loading.load_mot(source.archive[0], info.width, info.height, info.fps, info.duration_ms)
+        return loading.load_archive(source.archive, loading.video_metadata_of(source.video))
     except loading.NotFinished as exc:
         render_unfinished(exc.job, key="status")
         if exc.job.job_status == "IN_PROGRESS":

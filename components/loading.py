@@ -142,12 +142,41 @@ def job_status(endpoint: Endpoint, job_id: str) -> api.JobResult:
     return api.fetch_job(get_client(endpoint), job_id, page_size=1)
 
 
+def job_progress(endpoint: Endpoint, job_id: str) -> float | None:
+    """How far a running job is (0..1) when its endpoint is a PeoplePath service (which
+    reports it), else None (GetPersonTracking does not say)."""
+    client = get_client(endpoint)
+    if not is_service(client.meta.endpoint_url):
+        return None
+    try:
+        return api.service_progress(client, job_id)
+    except api.ClientCallError:
+        return None
+
+
 @st.cache_data(max_entries=8, show_spinner="Reading the archived results...")
-def load_archive(content: bytes) -> JobData:
-    """An archived GetPersonTracking JSON document (raises ArchiveError / ValueError)."""
-    job = api.load_archive(content)
-    digest = hashlib.sha256(content).hexdigest()[:16]
+def load_archive(content: bytes | tuple[bytes, ...], fallback_meta: dict[str, Any] | None = None) -> JobData:
+    """Archived results: one file's content or several page files in order (raises
+    ArchiveError / ValueError). Results without VideoMetadata (a bare list of
+    PersonDetection objects) take `fallback_meta`, their video's."""
+    files = content if isinstance(content, tuple) else (content,)
+    job = api.load_archive(list(files) if len(files) > 1 else files[0])
+    if not job.video_metadata and fallback_meta:
+        job = replace(job, video_metadata=dict(fallback_meta))
+    digest = hashlib.sha256(b"".join(hashlib.sha256(f).digest() for f in files)).hexdigest()[:16]
     return _derive(job, results.table_from_job(job), "archive", f"archive:{digest}")
+
+
+def video_metadata_of(path: Path | None) -> dict[str, Any] | None:
+    """VideoMetadata as GetPersonTracking would report it for the video at `path`."""
+    if path is None:
+        return None
+    try:
+        info = reader_for(path).info
+    except (VideoError, OSError):
+        return None
+    return {"Codec": info.codec, "DurationMillis": info.duration_ms, "Format": info.format, "FrameRate": info.fps,
+            "FrameHeight": info.height, "FrameWidth": info.width, "ColorRange": info.color_range}
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the MOTChallenge file...")

@@ -340,6 +340,29 @@ def download_service_video(client: Any, job: JobResult, dest_dir: str | Path) ->
     dest = Path(dest_dir) / host / job.job_id / name
     if dest.is_file():
         return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    with _service_get(client, url, timeout=60) as reply, open(tmp, "wb") as out:
+        shutil.copyfileobj(reply, out, 1 << 20)
+    tmp.replace(dest)
+    return dest
+
+
+def service_progress(client: Any, job_id: str) -> float:
+    """How far a job on a PeoplePath service is (0..1, `GET /jobs/<JobId>/progress`)."""
+    if not contract.is_valid_job_id(job_id):
+        raise InvalidJobIdError(job_id)
+    url = f"{client.meta.endpoint_url.rstrip('/')}/jobs/{job_id}/progress"
+    with _service_get(client, url, timeout=10) as reply:
+        try:
+            return float(json.loads(reply.read())["Progress"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ClientCallError("InvalidResponse", f"{url} answered something else than progress: {exc}") from exc
+
+
+def _service_get(client: Any, url: str, *, timeout: float) -> Any:
+    """An open reply to a GET signed (SigV4) with the client's credentials; errors as
+    ClientCallError with the service's AWS error code."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
@@ -347,12 +370,8 @@ def download_service_video(client: Any, job: JobResult, dest_dir: str | Path) ->
     credentials = _credentials(client)
     if credentials is not None:
         SigV4Auth(credentials, contract.SERVICE_NAME, client.meta.region_name).add_auth(request)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers.items())), timeout=60) as reply, \
-                open(tmp, "wb") as out:
-            shutil.copyfileobj(reply, out, 1 << 20)
+        return urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers.items())), timeout=timeout)
     except urllib.error.HTTPError as exc:
         try:
             err = json.loads(exc.read())
@@ -361,8 +380,6 @@ def download_service_video(client: Any, job: JobResult, dest_dir: str | Path) ->
         raise ClientCallError(err.get("__type") or f"HTTP{exc.code}", err.get("Message") or str(exc)) from exc
     except OSError as exc:
         raise ClientCallError("EndpointConnectionError", f"{url}: {exc}") from exc
-    tmp.replace(dest)
-    return dest
 
 
 def _credentials(client: Any) -> Any:
