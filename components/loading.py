@@ -16,6 +16,7 @@ import streamlit as st
 
 from peoplepath import client as api
 from peoplepath import contract, results
+from peoplepath.convert import metadata_of
 from peoplepath.engine.types import Frame
 from peoplepath.video import FrameReader, VideoError, VideoInfo
 
@@ -175,8 +176,7 @@ def video_metadata_of(path: Path | None) -> dict[str, Any] | None:
         info = reader_for(path).info
     except (VideoError, OSError):
         return None
-    return {"Codec": info.codec, "DurationMillis": info.duration_ms, "Format": info.format, "FrameRate": info.fps,
-            "FrameHeight": info.height, "FrameWidth": info.width, "ColorRange": info.color_range}
+    return metadata_of(info)
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the MOTChallenge file...")

@@ -1,4 +1,4 @@
-"""`python -m peoplepath serve | track | eval` from the shell."""
+"""`python -m peoplepath serve | track | eval | convert` from the shell."""
 
 from __future__ import annotations
 
@@ -38,6 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("results", type=Path, nargs="+", help="GetPersonTracking JSON files (one per clip)")
     evaluate.add_argument("--gt", type=Path, nargs="+", required=True, help="GT_DIR per results file (gt/gt.txt, seqinfo.ini)")
 
+    convert = commands.add_parser("convert", help="archived results to CSV, Parquet, MOTChallenge or JSON")
+    convert.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
+                         help="GetPersonTracking JSON in any archived form (several page files in order), "
+                              "or one MOTChallenge txt (with --video)")
+    convert.add_argument("--to", required=True, choices=("csv", "parquet", "mot", "json"))
+    convert.add_argument("--out", type=Path, required=True, help="file to write")
+    convert.add_argument("--video", type=Path, default=None,
+                         help="the results' video: times a MOTChallenge file, sizes results without VideoMetadata")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -45,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "track":
             return _track(args)
+        if args.command == "convert":
+            return _convert(args)
         return _eval(args)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -109,4 +120,22 @@ def _eval(args: argparse.Namespace) -> int:
     if len(args.results) != len(args.gt):
         raise ValueError("give one --gt folder per results file")
     print(evaluate_files(args.results, args.gt))
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from . import convert, results
+    from .video import VideoError
+
+    try:
+        job = convert.read(args.inputs, args.video)
+    except VideoError as exc:
+        raise ValueError(f"the video cannot be read: {exc}") from exc
+    if job.partial:
+        print(f"warning: partial results: {job.partial}", file=sys.stderr)
+    table = results.table_from_job(job)
+    convert.write(job, table, args.to, args.out)
+    persons = table["index"].nunique()
+    print(f"wrote {len(table)} detections of {persons} persons to {args.out} ({args.to})"
+          + (" [partial]" if job.partial else ""))
     return 0
