@@ -4,6 +4,7 @@ components/ and the work in the peoplepath core library."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -11,6 +12,7 @@ from components import loading
 from components.export import render_export
 from components.ground_truth import compare_job, render_gt_source, render_gt_tables, render_scores
 from components.people import render_people
+from components.player import playable_url
 from components.source import JOB, render_source
 from components.status import render_progress, render_status, render_unfinished
 from components.viewer import FRAME, frame_at_ms, render_viewer
@@ -31,7 +33,7 @@ HINTS = {
 
 st.set_page_config(page_title="PeoplePath", page_icon=":material/directions_walk:", layout="wide")
 st.markdown(
-    "<style>.block-container{padding-top:2.2rem;padding-bottom:1rem}"
+    "<style>.block-container{padding-top:1.2rem;padding-bottom:1rem}"
     "[data-testid='stMetricValue']{font-size:1.5rem}</style>",
     unsafe_allow_html=True,
 )
@@ -118,7 +120,7 @@ except api.ClientCallError as exc:
 reader, warnings = loading.open_frames(data, video_path)
 for warning in warnings:
     st.warning(warning)
-st.caption(video_note + (" · drawing on blank frames" if video_path is None else ""))
+st.sidebar.caption(video_note + (" · drawing on blank frames" if video_path is None else ""))
 
 # A new job or video starts at the deep link's time (once), else at the start.
 loaded = f"{data.cache_key}|{video_path}"
@@ -132,10 +134,19 @@ if st.session_state.get("loaded") != loaded:
         start_ms = 0
     st.session_state[FRAME] = frame_at_ms(reader, start_ms)
 
+player_url, player_note = None, ""
+if video_path is not None and not isinstance(reader, loading.BlankFrames):
+    try:
+        player_url, player_note = playable_url(Path(video_path), reader.info.codec, reader.info.format)
+    except (VideoError, OSError) as exc:
+        player_note = f"The video cannot be played in the browser ({exc}); the exact frame view still works"
+if player_note:
+    st.sidebar.caption(player_note)
+
 comparison = compare_job(data, reader, gt_file, video_key=str(video_path)) if gt_file else None
 if comparison:
     render_scores(comparison, key="gt_scores")
-t_ms = render_viewer(data, reader, key="viewer", gt=comparison)
+t_ms = render_viewer(data, reader, key="viewer", gt=comparison, player_url=player_url)
 tabs = st.tabs(["People", "Export"] + (["Ground truth"] if comparison else []))
 with tabs[0]:
     render_people(data, reader, key="people", video_key=str(video_path))
