@@ -28,6 +28,16 @@ TABLE_COLUMNS = {
 }
 
 
+def frame_table(rows: Any) -> Any:
+    """The frame's detections for the table: numbers to one decimal, blanks (not
+    "None") where a detection has no face or no person box."""
+    shown = rows[[c for c in TABLE_COLUMNS if c in rows]].rename(columns=TABLE_COLUMNS)
+    for col in shown.columns:
+        if shown[col].dtype.kind == "f":
+            shown[col] = [f"{v:.1f}" if np.isfinite(v) else "" for v in shown[col]]
+    return shown
+
+
 def det_frames(data: JobData, reader: Any) -> np.ndarray:
     """The video frame of every detection (the last frame not after its Timestamp)."""
     return results.frames_from_timestamps(data.table["timestamp_ms"].to_numpy(), reader.timestamps_ms)
@@ -163,10 +173,7 @@ def render_viewer(data: JobData, reader: Any, *, key: str, gt: ground_truth.Comp
             ground_truth.render_frame_errors(gt, index)
         timeline_box = st.container()  # right under the frame: a click shows its result in view
 
-        shown = rows[[c for c in TABLE_COLUMNS if c in rows]].rename(columns=TABLE_COLUMNS)
-        st.dataframe(shown, hide_index=True, height=min(38 + 35 * max(len(shown), 1), 320),
-                     column_config={c: st.column_config.NumberColumn(format="%.1f") for c in
-                                    ("x1", "y1", "x2", "y2", "Face conf.", "Yaw", "Pitch", "Roll", "Brightness", "Sharpness")})
+        st.dataframe(frame_table(rows), hide_index=True, height=min(38 + 35 * max(len(rows), 1), 320))
     with jump_box:
         _jump_controls(data, reader, n, people, key=key)
     with right:
@@ -182,17 +189,68 @@ def render_viewer(data: JobData, reader: Any, *, key: str, gt: ground_truth.Comp
 
 
 def _jump_controls(data: JobData, reader: Any, n: int, people: list[int], *, key: str) -> None:
-    """Jump to a person's first or last appearance."""
+    """Per person: first / previous / next / last appearance (a tracked span's start),
+    the next or previous moment a new person enters, and a zoom on the person or their
+    face (a crop of the frame at full resolution)."""
     if not people:
         return
     summary = data.summary.set_index("index")
     person = st.selectbox("Jump to a person", people, key=f"{key}_jump_person", format_func=lambda i: f"Person #{i}")
     first, last = int(summary.at[person, "first_ms"]), int(summary.at[person, "last_ms"])
+    cur = st.session_state.get(FRAME, 0)
+    starts = np.unique([frame_at_ms(reader, t) for t in data.segments.loc[data.segments["index"] == person, "start_ms"]])
+    enters = np.unique([frame_at_ms(reader, t) for t in data.summary["first_ms"]])
+    cols = st.columns(4)
+    steps = (  # key, icon, help, target frame
+        ("first", ":material/first_page:", f"#{person} first seen at {first / 1000:.3f} s", frame_at_ms(reader, first)),
+        ("appear_prev", ":material/arrow_back:", f"#{person}'s previous appearance", _before(starts, cur)),
+        ("appear_next", ":material/arrow_forward:", f"#{person}'s next appearance", _after(starts, cur)),
+        ("last", ":material/last_page:", f"#{person} last seen at {last / 1000:.3f} s", frame_at_ms(reader, last)),
+    )
+    for col, (name, icon, tip, target) in zip(cols, steps):
+        col.button("", key=f"{key}_{name}", icon=icon, help=tip, on_click=_set_frame, args=(n, target),
+                   width="stretch", disabled=target == cur)
     cols = st.columns(2)
-    cols[0].button("First", key=f"{key}_first", on_click=_set_frame, args=(n, frame_at_ms(reader, first)),
-                   help=f"#{person} first seen at {first / 1000:.3f} s", width="stretch", icon=":material/first_page:")
-    cols[1].button("Last", key=f"{key}_last", on_click=_set_frame, args=(n, frame_at_ms(reader, last)),
-                   help=f"#{person} last seen at {last / 1000:.3f} s", width="stretch", icon=":material/last_page:")
+    cols[0].button("Entered", key=f"{key}_enter_prev", icon=":material/person_add:", width="stretch",
+                   help="The previous moment a new person enters", on_click=_set_frame, args=(n, _before(enters, cur)))
+    cols[1].button("Enters", key=f"{key}_enter_next", icon=":material/person_add:", icon_position="right",
+                   width="stretch", help="The next moment a new person enters", on_click=_set_frame,
+                   args=(n, _after(enters, cur)))
+    zoom = st.segmented_control("Zoom", ["Person", "Face"], key=f"{key}_zoom", help="A crop of the frame at full resolution")
+    if zoom:
+        _zoom(data, reader, person, cur, face=zoom == "Face")
+
+
+def _before(frames: np.ndarray, cur: int) -> int:
+    i = int(np.searchsorted(frames, cur, side="left")) - 1
+    return int(frames[i]) if i >= 0 else cur
+
+
+def _after(frames: np.ndarray, cur: int) -> int:
+    i = int(np.searchsorted(frames, cur, side="right"))
+    return int(frames[i]) if i < len(frames) else cur
+
+
+def _zoom(data: JobData, reader: Any, person: int, index: int, *, face: bool) -> None:
+    """The person's (or face's) box on the current frame, cropped at full resolution."""
+    frame = reader.frame_at_index(index)
+    rows = data.table[(data.table["index"] == person)
+                      & (results.frames_from_timestamps(data.table["timestamp_ms"].to_numpy(), reader.timestamps_ms) == index)]
+    prefix = "face_" if face else ""
+    rows = rows[rows[f"{prefix}left"].notna()]
+    if rows.empty:
+        st.caption(f"#{person} has no {'face' if face else 'box'} on this frame.")
+        return
+    h, w = frame.image.shape[:2]
+    r = rows.iloc[0]
+    pad = 0.15
+    x1, x2 = r[f"{prefix}left"] * w, (r[f"{prefix}left"] + r[f"{prefix}width"]) * w
+    y1, y2 = r[f"{prefix}top"] * h, (r[f"{prefix}top"] + r[f"{prefix}height"]) * h
+    dx, dy = (x2 - x1) * pad, (y2 - y1) * pad
+    crop = frame.image[int(max(0, y1 - dy)):int(min(h, y2 + dy)), int(max(0, x1 - dx)):int(min(w, x2 + dx))]
+    if crop.size:
+        st.image(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), caption=f"#{person}{' face' if face else ''}, "
+                 f"{crop.shape[1]}x{crop.shape[0]} px at full resolution", width="stretch")
 
 
 def _sync_link(data: JobData, t_ms: int) -> None:

@@ -151,7 +151,7 @@ def test_archives_as_users_hold_them(tmp_path):
     assert any(m.value.endswith("**Archived results**") for m in at.markdown)
     assert not any("JobId" in m.value and "Archived" in m.value for m in at.markdown)
     assert int(at.metric[1].value.replace(",", "")) == len(persons)
-    assert any("my clip.mp4" in c.value for c in at.caption)  # the video's own name
+    assert any("my clip.mp4" in c.value for c in at.sidebar.caption)  # the video's own name
     assert qp(at, "archive") == str(bare) and qp(at, "video") == str(video)  # a reload keeps them
     again = app(archive=str(bare), video=str(video)).run()
     assert not again.exception and not errors(again)
