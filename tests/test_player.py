@@ -149,15 +149,23 @@ def test_player_overlays_each_frame_and_counts_every_key(tmp_path, monkeypatch):
             assert samples and all(s["overlay"] == s["drawn"] for s in samples)
 
             # Ten right-arrow presses 50 ms apart, in the page: exactly ten frames on.
-            start = 20
-            player.evaluate("t => { document.querySelector('video').currentTime = t; }", (contract.frame_to_ms(start, FPS) + 20) / 1000)
-            player.wait_for_function("f => +document.body.dataset.frame === f", arg=start, timeout=15_000)
+            player.evaluate("t => { const v = document.querySelector('video'); v.pause(); v.currentTime = t; }",
+                            (contract.frame_to_ms(20, FPS) + 20) / 1000)
+            player.wait_for_function("() => +document.body.dataset.frame === 20", timeout=15_000)
+            time.sleep(1.0)
+            start = int(player.evaluate("() => +document.body.dataset.frame"))
+            assert player.evaluate("() => document.querySelector('video').paused")
             page.get_by_text("Archived results").first.click()  # focus in the page, not a field
             for _ in range(10):
                 page.keyboard.press("ArrowRight")
                 time.sleep(0.05)
-            player.wait_for_function("f => +document.body.dataset.frame === f && !document.querySelector('video').seeking",
-                                     arg=start + 10, timeout=15_000)
+            try:
+                player.wait_for_function("f => +document.body.dataset.frame === f && !document.querySelector('video').seeking",
+                                         arg=start + 10, timeout=15_000)
+            except Exception:
+                print("state:", player.evaluate("() => [document.body.dataset.frame, document.querySelector('video').currentTime,"
+                                                " document.querySelector('video').seeking, window.samples.slice(-5)]"))
+                raise
             time.sleep(0.5)
             assert int(player.evaluate("() => +document.body.dataset.frame")) == start + 10
             assert player.evaluate("() => window.readVideo()") == start + 10
