@@ -140,13 +140,16 @@ def render_viewer(data: JobData, reader: Any, *, key: str, gt: ground_truth.Comp
             col.button(label, key=f"{key}_{name}", icon=icon, help=tip + (" (arrow keys: the player's)" if playing else ""),
                        shortcut=shortcut, on_click=callback, args=args, width="stretch",
                        icon_position="right" if name.startswith("next") else "left")
-        st.slider("Frame", 0, n - 1, key=FRAME, label_visibility="collapsed", on_change=_moved)
+        st.slider("Frame", 0, n - 1, key=FRAME, label_visibility="collapsed")
         index = st.session_state[FRAME]
         lo, hi = np.searchsorted(frames, index, "left"), np.searchsorted(frames, index, "right")
         rows = table.iloc[lo:hi]  # frames run in the table's (time) order, filtered or not
         timestamp_ms = int(reader.timestamps_ms[index])
         if playing:
             st.session_state.setdefault(SEEK, 0)
+            reported = (st.session_state.get(f"{key}_player") or {}).get("frame")
+            if reported is not None and index not in (reported, st.session_state.get(f"{key}_seek_at")):
+                _moved()  # the slider moved it: the player follows
             if st.session_state.get(f"{key}_seek_at") is None or st.session_state.get(f"{key}_seek_n") != st.session_state[SEEK]:
                 st.session_state[f"{key}_seek_at"], st.session_state[f"{key}_seek_n"] = index, st.session_state[SEEK]
             render_player(

@@ -73,7 +73,7 @@ def test_frames_from_the_service_route(running_service, tud_job, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{url}/?job_id={tud_job}&t=2000")
-            page.get_by_role("button", name="Exact frame").click(timeout=120_000)  # the server-drawn frame
+            page.get_by_text("Exact frame", exact=True).click(timeout=180_000)  # the server-drawn frame
             frame = page.locator("[data-testid='stImage'] img").first
             frame.wait_for(state="visible", timeout=120_000)
             page.get_by_text("from the PeoplePath service at").first.wait_for(timeout=30_000)

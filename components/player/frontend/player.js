@@ -81,7 +81,7 @@ function fitCanvas() {
 // screen is always one frame with its own overlay, even when the page is too busy to
 // keep up with the video. Returns the frame index, or null (no WebCodecs, no frame yet).
 function capture() {
-  if (typeof VideoFrame === "undefined" || video.readyState < 2) return null;
+  if (video.readyState < 2) return null;
   let picture;
   try { picture = new VideoFrame(video); } catch (e) { return null; }
   try {
@@ -94,9 +94,13 @@ function capture() {
 }
 
 function show(meta) {  // the current picture with its overlay
+  if (typeof VideoFrame === "undefined") {  // no WebCodecs: the overlay alone, over the <video>
+    draw(frameOfMediaTime(meta ? meta.mediaTime : video.currentTime), meta, false);
+    return;
+  }
   const frame = capture();
+  // No frame to take just now (buffering): keep the last picture with its own overlay.
   if (frame !== null) draw(frame, meta, true);
-  else draw(frameOfMediaTime(meta ? meta.mediaTime : video.currentTime), meta, false);
 }
 
 function draw(frame, meta, withPicture) {
@@ -214,8 +218,17 @@ document.addEventListener("keydown", onKey, true);
 let parentDoc = null;
 try {  // the page is the same origin: its keys step the player too
   parentDoc = window.parent.document;
+  // One player listens to the page at a time: a re-created frame replaces the old listener,
+  // so a key press is never counted twice.
+  if (parentDoc.peoplepathPlayerKeys) parentDoc.removeEventListener("keydown", parentDoc.peoplepathPlayerKeys, true);
+  parentDoc.peoplepathPlayerKeys = onKey;
   parentDoc.addEventListener("keydown", onKey, true);
-  window.addEventListener("unload", () => parentDoc.removeEventListener("keydown", onKey, true));
+  window.addEventListener("pagehide", () => {
+    if (parentDoc.peoplepathPlayerKeys === onKey) {
+      parentDoc.removeEventListener("keydown", onKey, true);
+      parentDoc.peoplepathPlayerKeys = null;
+    }
+  });
 } catch (e) { parentDoc = null; }
 
 // ------------------------------------------------------------------ render
