@@ -12,8 +12,9 @@ from components import loading
 from components.export import render_export
 from components.ground_truth import compare_job, render_gt_source, render_gt_tables, render_scores
 from components.people import render_people
+from components.player import playable_url
 from components.source import JOB, render_source
-from components.status import render_status, render_unfinished
+from components.status import render_progress, render_status, render_unfinished
 from components.viewer import FRAME, frame_at_ms, render_viewer
 from components.zones import geometry_layers, render_zones
 from peoplepath import client as api
@@ -36,7 +37,7 @@ HINTS = {
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
 st.set_page_config(page_title="PeoplePath", page_icon=str(ICON), layout="wide")
 st.markdown(
-    "<style>.block-container{padding-top:2.2rem;padding-bottom:1rem}"
+    "<style>.block-container{padding-top:1.2rem;padding-bottom:1rem}"
     "[data-testid='stMetricValue']{font-size:1.5rem}</style>",
     unsafe_allow_html=True,
 )
@@ -59,6 +60,7 @@ def poll(endpoint: loading.Endpoint, job_id: str) -> None:
         return
     if job.job_status != "IN_PROGRESS":
         st.rerun()
+    render_progress(loading.job_progress(endpoint, job_id), key="progress")
     st.caption(f"Still IN_PROGRESS at {time.strftime('%H:%M:%S')}")
 
 
@@ -71,18 +73,25 @@ def load(source) -> loading.JobData | None:
                             "**start a job**. Links of the form `?job_id=<JobId>&t=<ms>` open a job at a moment.")
                 return None
             if not contract.is_valid_job_id(source.job_id):
-                return None  # the sidebar already says why
+                st.error(f"**{source.job_id[:80]!r} is not a JobId.** A JobId is 1-64 characters of letters, "
+                         "digits, '-' and '_' (StartPersonTracking returns one); correct it in the sidebar.")
+                return None
             return loading.fetch(source.endpoint, source.job_id)
-        if source.archive is None:
-            st.info("Upload or point at a GetPersonTracking JSON file (or a MOTChallenge txt file) in the sidebar.")
+        if not source.archive:
+            st.info("Upload or point at archived results in the sidebar: GetPersonTracking JSON (one response, "
+                    "AWS CLI output, pages, JSON lines, a list of PersonDetection objects, or several page files), "
+                    "or a MOTChallenge txt file with its video.")
             return None
-        if source.archive_name.lower().endswith(".txt"):
+        if source.archive_names[0].lower().endswith(".txt"):
+            if len(source.archive) > 1:
+                st.error("Open one MOTChallenge txt file at a time.")
+                return None
             if source.video is None:
                 st.info("A MOTChallenge file is timed in frames: supply its video in the sidebar.")
                 return None
             info = loading.reader_for(source.video).info
-            return loading.load_mot(source.archive, info.width, info.height, info.fps, info.duration_ms)
-        return loading.load_archive(source.archive)
+            return loading.load_mot(source.archive[0], info.width, info.height, info.fps, info.duration_ms)
+        return loading.load_archive(source.archive, loading.video_metadata_of(source.video))
     except loading.NotFinished as exc:
         render_unfinished(exc.job, key="status")
         if exc.job.job_status == "IN_PROGRESS":
@@ -115,7 +124,7 @@ except api.ClientCallError as exc:
 reader, warnings = loading.open_frames(data, video_path)
 for warning in warnings:
     st.warning(warning)
-st.caption(video_note + (" · drawing on blank frames" if video_path is None else ""))
+st.sidebar.caption(video_note + (" · drawing on blank frames" if video_path is None else ""))
 
 # A new job or video starts at the deep link's time (once), else at the start.
 loaded = f"{data.cache_key}|{video_path}"
@@ -129,10 +138,20 @@ if st.session_state.get("loaded") != loaded:
         start_ms = 0
     st.session_state[FRAME] = frame_at_ms(reader, start_ms)
 
+player_url, player_note = None, ""
+if video_path is not None and not isinstance(reader, loading.BlankFrames):
+    try:
+        player_url, player_note = playable_url(Path(video_path), reader.info.codec, reader.info.format)
+    except (VideoError, OSError) as exc:
+        player_note = f"The video cannot be played in the browser ({exc}); the exact frame view still works"
+if player_note:
+    st.sidebar.caption(player_note)
+
 comparison = compare_job(data, reader, gt_file, video_key=str(video_path)) if gt_file else None
 if comparison:
     render_scores(comparison, key="gt_scores")
-t_ms = render_viewer(data, reader, key="viewer", gt=comparison, extra_layers=geometry_layers(key="zones"))
+t_ms = render_viewer(data, reader, key="viewer", gt=comparison, player_url=player_url,
+                     extra_layers=geometry_layers(key="zones"))
 tabs = st.tabs(["People", "Export", "Lines & zones"] + (["Ground truth"] if comparison else []))
 with tabs[0]:
     render_people(data, reader, key="people", video_key=str(video_path))

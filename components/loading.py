@@ -16,6 +16,7 @@ import streamlit as st
 
 from peoplepath import client as api
 from peoplepath import contract, results
+from peoplepath.convert import metadata_of
 from peoplepath.video import Frame, FrameReader, VideoError, VideoInfo
 
 EMBEDDED, BOTO, CUSTOM = "Local PeoplePath service", "boto3 settings (AWS or AWS_ENDPOINT_URL)", "Custom endpoint URL"
@@ -146,12 +147,40 @@ def job_status(endpoint: Endpoint, job_id: str) -> api.JobResult:
     return api.fetch_job(get_client(endpoint), job_id, page_size=1)
 
 
+def job_progress(endpoint: Endpoint, job_id: str) -> float | None:
+    """How far a running job is (0..1) when its endpoint is a PeoplePath service (which
+    reports it), else None (GetPersonTracking does not say)."""
+    client = get_client(endpoint)
+    if not is_service(client.meta.endpoint_url):
+        return None
+    try:
+        return api.service_progress(client, job_id)
+    except api.ClientCallError:
+        return None
+
+
 @st.cache_resource(max_entries=8, show_spinner="Reading the archived results...")
-def load_archive(content: bytes) -> JobData:
-    """An archived GetPersonTracking JSON document (raises ArchiveError / ValueError)."""
-    job = api.load_archive(content)
-    digest = hashlib.sha256(content).hexdigest()[:16]
+def load_archive(content: bytes | tuple[bytes, ...], fallback_meta: dict[str, Any] | None = None) -> JobData:
+    """Archived results: one file's content or several page files in order (raises
+    ArchiveError / ValueError). Results without VideoMetadata (a bare list of
+    PersonDetection objects) take `fallback_meta`, their video's."""
+    files = content if isinstance(content, tuple) else (content,)
+    job = api.load_archive(list(files) if len(files) > 1 else files[0])
+    if not job.video_metadata and fallback_meta:
+        job = replace(job, video_metadata=dict(fallback_meta))
+    digest = hashlib.sha256(b"".join(hashlib.sha256(f).digest() for f in files)).hexdigest()[:16]
     return _derive(job, results.table_from_job(job), "archive", f"archive:{digest}")
+
+
+def video_metadata_of(path: Path | None) -> dict[str, Any] | None:
+    """VideoMetadata as GetPersonTracking would report it for the video at `path`."""
+    if path is None:
+        return None
+    try:
+        info = reader_for(path).info
+    except (VideoError, OSError):
+        return None
+    return metadata_of(info)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading the MOTChallenge file...")
@@ -163,6 +192,12 @@ def load_mot(content: bytes, width: int, height: int, fps: float, duration_ms: i
 
 
 # ------------------------------------------------------------------------------ video
+@st.cache_data(ttl=60, show_spinner=False)
+def is_service(endpoint_url: str) -> bool:
+    """True when the endpoint is a PeoplePath service (it answers /ping as one)."""
+    return api.is_peoplepath_service(endpoint_url)
+
+
 class BlankFrames:
     """Frames for a job without a video: dark frames at the VideoMetadata size and
     rate, so the detections can still be drawn and scrubbed."""
@@ -199,11 +234,12 @@ def reader_for(path: Path) -> FrameReader:
 
 
 def save_upload(name: str, content: bytes) -> Path:
-    """An uploaded video on disk (FrameReader reads files), named by its content."""
+    """An uploaded video on disk (FrameReader reads files), in a folder named by its
+    content and under its own file name (which the page shows)."""
     digest = hashlib.sha256(content).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "peoplepath-uploads"
+    folder = Path(tempfile.gettempdir()) / "peoplepath-uploads" / digest
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}{Path(name).suffix or '.mp4'}"
+    path = folder / (Path(name).name or "video.mp4")
     if not path.exists():
         path.write_bytes(content)
     return path
@@ -211,13 +247,20 @@ def save_upload(name: str, content: bytes) -> Path:
 
 def video_for_job(data: JobData, endpoint: Endpoint, supplied: Path | None) -> tuple[Path | None, str]:
     """The job's video: the one the user supplied, else the job's own from the local
-    bucket folder, else (AWS settings) downloaded from S3. Returns (path, note)."""
+    bucket folder, else from its PeoplePath service (`GET /jobs/<JobId>/video`), else
+    (AWS settings) downloaded from S3. Returns (path, note)."""
     if supplied is not None:
         return supplied, f"Video: {supplied.name} (supplied)"
     local = api.local_video_path(data.job, data_dir())
     if local is not None:
         return local, f"Video: {local.name} (local bucket)"
     s3 = data.job.s3_object
+    if data.source == "api" and data.job.job_id:
+        client = get_client(endpoint)
+        if is_service(client.meta.endpoint_url):
+            with st.spinner("Fetching the job's video from its PeoplePath service..."):
+                path = api.download_service_video(client, data.job, Path(tempfile.gettempdir()) / "peoplepath-service")
+            return path, f"Video: {path.name} (from the PeoplePath service at {client.meta.endpoint_url})"
     if s3 and data.source == "api" and endpoint.mode == BOTO:
         cache = Path(tempfile.gettempdir()) / "peoplepath-s3"
         path = api.download_video(data.job, cache)

@@ -22,14 +22,24 @@ class Source:
     kind: str
     endpoint: loading.Endpoint
     job_id: str = ""
-    archive: bytes | None = None
-    archive_name: str = ""
+    archive: tuple[bytes, ...] = ()  # one file's content, or several page files in order
+    archive_names: tuple[str, ...] = ()
     video: Path | None = None
+
+    @property
+    def archive_name(self) -> str:
+        return ", ".join(self.archive_names)
+
+
+ARCHIVE_TYPES = ["json", "jsonl", "ndjson", "txt"]
 
 
 def render_source(*, key: str) -> Source:
     """The source panel (call inside `st.sidebar`); returns what the user picked."""
-    st.session_state.setdefault(f"{key}_kind", JOB)
+    linked = st.query_params.get("archive", "")  # a reloaded page keeps its archived file
+    st.session_state.setdefault(f"{key}_kind", ARCHIVE if linked else JOB)
+    st.session_state.setdefault(f"{key}_archive_path", linked)
+    st.session_state.setdefault(f"{key}_video_path", st.query_params.get("video", ""))
     kind = st.radio("Results from", (JOB, ARCHIVE, START), key=f"{key}_kind", horizontal=True)
     endpoint = _endpoint(key) if kind != ARCHIVE else loading.Endpoint()
     if kind == START:
@@ -38,21 +48,46 @@ def render_source(*, key: str) -> Source:
         job_id = st.text_input("JobId", key="job_id", placeholder="from StartPersonTracking").strip()
         if job_id and not contract.is_valid_job_id(job_id):
             st.error("A JobId is 1-64 characters of letters, digits, '-' and '_'.")
+        _link("archive", "")
         return Source(kind=JOB, endpoint=endpoint, job_id=job_id, video=_video(key, optional=True))
-    upload = st.file_uploader("GetPersonTracking JSON (one response, a list of pages, or AWS CLI output), "
-                              "or another tracker's MOTChallenge txt (with its video)",
-                              type=["json", "txt"], key=f"{key}_archive")
-    path_text = st.text_input("... or a path to one", key=f"{key}_archive_path").strip()
-    content, name = None, ""
-    if upload is not None:
-        content, name = upload.getvalue(), upload.name
+    uploads = st.file_uploader(
+        "GetPersonTracking JSON: one response, AWS CLI output, a list of pages, a list of PersonDetection "
+        "objects, JSON lines, or several page files at once (in order); or another tracker's MOTChallenge "
+        "txt (with its video)", type=ARCHIVE_TYPES, key=f"{key}_archive", accept_multiple_files=True)
+    path_text = st.text_input("... or a path to one (or a folder of page files)", key=f"{key}_archive_path").strip()
+    contents: tuple[bytes, ...] = ()
+    names: tuple[str, ...] = ()
+    if uploads:
+        contents, names = tuple(u.getvalue() for u in uploads), tuple(u.name for u in uploads)
+        st.caption("Uploaded files are not kept when the page reloads: upload them again then, "
+                   "or give a path, which the page's link keeps.")
+        _link("archive", "")
     elif path_text:
-        path = Path(path_text).expanduser()
-        if path.is_file():
-            content, name = path.read_bytes(), path.name
+        paths = _archive_paths(Path(path_text).expanduser())
+        if paths:
+            contents, names = tuple(p.read_bytes() for p in paths), tuple(p.name for p in paths)
+            _link("archive", path_text)
         else:
-            st.error(f"No such file: {path}")
-    return Source(kind=ARCHIVE, endpoint=endpoint, archive=content, archive_name=name, video=_video(key, optional=False))
+            st.error(f"No such file (or no .json / .jsonl files in that folder): {path_text}")
+    video = _video(key, optional=False)
+    return Source(kind=ARCHIVE, endpoint=endpoint, archive=contents, archive_names=names, video=video)
+
+
+def _archive_paths(path: Path) -> list[Path]:
+    """The file, or a folder's page files in name order."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".json", ".jsonl", ".ndjson"))
+    return []
+
+
+def _link(name: str, value: str) -> None:
+    """Keep `name=value` in the page's link (removed when empty)."""
+    if value and st.query_params.get(name) != value:
+        st.query_params[name] = value
+    elif not value and name in st.query_params:
+        del st.query_params[name]
 
 
 def _endpoint(key: str) -> loading.Endpoint:
@@ -75,12 +110,15 @@ def _video(key: str, *, optional: bool) -> Path | None:
         upload = st.file_uploader("Upload a video", type=VIDEO_TYPES, key=f"{key}_video_upload")
         text = st.text_input("... or a path", key=f"{key}_video_path").strip()
     if upload is not None:
+        _link("video", "")
         return loading.save_upload(upload.name, upload.getvalue())
     if text:
         path = Path(text).expanduser()
         if path.is_file():
+            _link("video", text)
             return path
         st.error(f"No such video file: {path}")
+    _link("video", "")
     return None
 
 

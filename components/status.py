@@ -14,10 +14,14 @@ _BADGE = {"SUCCEEDED": ":green-badge[SUCCEEDED]", "IN_PROGRESS": ":orange-badge[
 def render_status(data: JobData, *, key: str) -> None:
     """Title line, VideoMetadata line and four counts."""
     job, table = data.job, data.table
-    name = job.job_id or "Archived results"
+    name = f"**JobId** `{job.job_id}`" if job.job_id else "**Archived results**"
+    if job.job_id and data.source == "archive":
+        name = f"**Archived results** of JobId `{job.job_id}`"
     tag = f" · JobTag `{job.job_tag}`" if job.job_tag else ""
-    st.markdown(f"{_BADGE.get(job.job_status, job.job_status)} **JobId** `{name}`{tag}")
+    st.markdown(f"{_BADGE.get(job.job_status, job.job_status)} {name}{tag}")
     st.caption(metadata_line(job))
+    if job.partial:
+        st.warning(f"**Partial results**: {job.partial}.", icon=":material/warning:")
     cols = st.columns(5)
     cols[0].metric("Persons", f"{table['index'].nunique():,}")
     cols[1].metric("Detections", f"{len(table):,}")
@@ -50,3 +54,11 @@ def render_unfinished(job: api.JobResult, *, key: str) -> None:
         st.error(f"The job failed: {job.status_message or 'no StatusMessage given'}")
     else:
         st.info("The job is still running; this page refreshes by itself until it finishes.")
+
+
+def render_progress(progress: float | None, *, key: str) -> None:
+    """A running job's progress: a bar with the percent when the service reports it."""
+    if progress is None:
+        st.caption("This endpoint does not report progress (GetPersonTracking only says IN_PROGRESS).")
+    else:
+        st.progress(min(max(progress, 0.0), 1.0), text=f"Analysed {progress:.0%} of the video")

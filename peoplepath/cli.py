@@ -1,4 +1,4 @@
-"""`python -m peoplepath serve | track | eval | analyze | export-clip` from the shell."""
+"""`python -m peoplepath serve | track | eval | convert | analyze | export-clip` from the shell."""
 
 from __future__ import annotations
 
@@ -74,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     clip.add_argument("--no-overlay", action="store_true", help="draw nothing (with --blur-faces: only the faces blurred)")
     clip.add_argument("--from", dest="start_ms", type=int, default=0, metavar="MS", help="start (ms, default 0)")
     clip.add_argument("--to", dest="end_ms", type=int, default=None, metavar="MS", help="end (ms, default the last frame)")
+    convert = commands.add_parser("convert", help="archived results to CSV, Parquet, MOTChallenge or JSON")
+    convert.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
+                         help="GetPersonTracking JSON in any archived form (several page files in order), "
+                              "or one MOTChallenge txt (with --video)")
+    convert.add_argument("--to", required=True, choices=("csv", "parquet", "mot", "json"))
+    convert.add_argument("--out", type=Path, required=True, help="file to write")
+    convert.add_argument("--video", type=Path, default=None,
+                         help="the results' video: times a MOTChallenge file, sizes results without VideoMetadata")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -86,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _analyze(args)
         if args.command == "export-clip":
             return _export_clip(args)
+        if args.command == "convert":
+            return _convert(args)
         return _eval(args)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -186,31 +196,26 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_results(path: Path, video: Path | None = None) -> "JobResult":
-    """One results file in any form the project reads: a GetPersonTracking JSON archive,
-    or MOTChallenge txt (timed and sized by its `video`)."""
-    from .client import load_archive, load_mot
-    from .video import VideoError, probe
+def read_results(paths: Sequence[Path], video: Path | None = None) -> "JobResult":
+    """The results of one job in any form `convert` reads (archived JSON in its forms, page
+    files in order, or MOTChallenge txt timed by `video`); a partial archive is warned about."""
+    from . import convert
+    from .video import VideoError
 
-    if path.suffix.lower() != ".txt":
-        return load_archive(path)
-    if video is None:
-        raise ValueError(f"{path} is a MOTChallenge file, timed in frames: give its --video")
     try:
-        info = probe(video)
+        job = convert.read(list(paths), video)
     except VideoError as exc:
-        raise ValueError(f"The video {video} cannot be read: {exc}") from exc
-    return load_mot(path, width=info.width, height=info.height, fps=info.fps, duration_ms=info.duration_ms)
+        raise ValueError(f"the video cannot be read: {exc}") from exc
+    if job.partial:
+        print(f"warning: partial results: {job.partial}", file=sys.stderr)
+    return job
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from . import analytics, results
 
     geometry = analytics.load_geometry(args.geometry)
-    jobs = [read_results(p, args.video) for p in args.results]
-    job = replace(jobs[0], persons=[d for j in jobs for d in j.persons])  # the parts of one job
+    job = read_results(args.results, args.video)
     analysis = analytics.analyze(results.table_from_job(job), geometry)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(analysis.report(), indent=1))
@@ -230,7 +235,7 @@ def _export_clip(args: argparse.Namespace) -> int:
     from .export_video import ClipError, write_clip
     from .video import FrameReader, VideoError
 
-    table = results.table_from_job(read_results(args.results, args.video))
+    table = results.table_from_job(read_results([args.results], args.video))
     try:
         with FrameReader(args.video, proxy="off") as reader:
             end_ms = int(reader.timestamps_ms[-1]) if args.end_ms is None else args.end_ms
@@ -240,4 +245,13 @@ def _export_clip(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{args.out} ({'faces blurred' if args.blur_faces else 'faces not blurred'})")
+def _convert(args: argparse.Namespace) -> int:
+    from . import convert, results
+
+    job = read_results(args.inputs, args.video)
+    table = results.table_from_job(job)
+    convert.write(job, table, args.to, args.out)
+    persons = table["index"].nunique()
+    print(f"wrote {len(table)} detections of {persons} persons to {args.out} ({args.to})"
+          + (" [partial]" if job.partial else ""))
     return 0

@@ -4,15 +4,19 @@ archived results (JSON as AWS returned it) entering through the same `JobResult`
 
 from __future__ import annotations
 
-import io
 import json
 import os
+import re
+import shutil
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
-from . import contract
+from . import archives, contract
+from .archives import ArchiveError
 
 # Keys a local endpoint accepts when none are configured (it may accept any key).
 _LOCAL_KEY = "peoplepath-local"
@@ -37,10 +41,6 @@ class InvalidJobIdError(ClientCallError):
         )
 
 
-class ArchiveError(ValueError):
-    """An archived results file that is not a GetPersonTracking response."""
-
-
 @dataclass(frozen=True)
 class JobResult:
     """Everything GetPersonTracking said about one job, pages merged in order."""
@@ -53,6 +53,14 @@ class JobResult:
     job_tag: str | None = None
     persons: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0
+    next_token: str | None = None  # the last page's NextToken: the results are partial
+
+    @property
+    def partial(self) -> str | None:
+        """None when the results are complete, else what part of a job they are."""
+        if not self.next_token:
+            return None
+        return archives.describe_partial([{}] * (self.pages - 1) + [{"NextToken": self.next_token}])
 
     @property
     def s3_object(self) -> dict[str, Any] | None:
@@ -73,6 +81,8 @@ class JobResult:
             out["Video"] = self.video
         if self.job_tag:
             out["JobTag"] = self.job_tag
+        if self.next_token:
+            out["NextToken"] = self.next_token
         return out
 
 
@@ -210,26 +220,17 @@ def start_job(
 
 # ----------------------------------------------------------------------------- archives
 def load_archive(source: str | Path | bytes | Any) -> JobResult:
-    """Read archived results: one GetPersonTracking response, a JSON list of pages, or
-    AWS CLI output (one merged response). `source` is a path, bytes/str of JSON text,
-    a binary file object (such as an upload), or already-parsed JSON (dict or list).
+    """Read archived results in any form `archives.read_pages` knows (one response, AWS
+    CLI output, a list of pages, a bare list of PersonDetection objects, JSON lines, or a
+    list of several such files in order). `source` is a path, bytes/str of JSON text, a
+    binary file object (such as an upload), already-parsed JSON (dict or list), or a
+    list of files. Pages whose last one still holds a NextToken come back `partial`.
     The records themselves are checked when the results table is built from them."""
-    doc = _read_json(source)
-    pages = doc if isinstance(doc, list) else [doc]
-    if not pages:
-        raise ArchiveError("The file holds an empty list: no GetPersonTracking pages")
-    persons: list[dict[str, Any]] = []
-    for i, page in enumerate(pages):
-        if not isinstance(page, dict):
-            raise ArchiveError(f"Page {i + 1} is a {type(page).__name__}, not a GetPersonTracking response object")
-        if "Persons" not in page and "JobStatus" not in page:
-            raise ArchiveError(f"Page {i + 1} has neither 'Persons' nor 'JobStatus': not a GetPersonTracking response")
-        page_persons = page.get("Persons") or []
-        if not isinstance(page_persons, list):
-            raise ArchiveError(f"Page {i + 1}: 'Persons' must be a list")
-        if not all(map(isinstance, page_persons, repeat(dict))):
-            raise ArchiveError(f"Page {i + 1}: every element of 'Persons' must be a PersonDetection object")
-        persons.extend(page_persons)
+    pages = archives.read_pages(source)
+    jobs = {p["JobId"] for p in pages if p.get("JobId")}
+    if len(jobs) > 1:
+        raise ArchiveError(f"The pages come from {len(jobs)} different jobs: {', '.join(sorted(jobs))}")
+    persons = [person for page in pages for person in page.get("Persons") or []]
     return _merge(pages, persons, default_job_id=None, default_status="SUCCEEDED")
 
 
@@ -290,28 +291,6 @@ def _read_text(source: Any) -> str:
     raise ArchiveError(f"Cannot read a MOTChallenge file from a {type(source).__name__}")
 
 
-def _read_json(source: Any) -> Any:
-    if isinstance(source, (dict, list)):
-        return source
-    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))):
-        path = Path(source)
-        if not path.is_file():
-            raise ArchiveError(f"No such file: {path}")
-        text: Any = path.read_bytes()
-    elif isinstance(source, (bytes, bytearray, str)):
-        text = source
-    elif hasattr(source, "getvalue"):
-        text = source.getvalue()
-    elif hasattr(source, "read"):
-        text = source.read()
-    else:
-        raise ArchiveError(f"Cannot read results from a {type(source).__name__}")
-    try:
-        return json.load(io.BytesIO(text)) if isinstance(text, (bytes, bytearray)) else json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArchiveError(f"Not a JSON document: {exc}") from exc
-
-
 def _merge(
     pages: list[dict[str, Any]],
     persons: list[dict[str, Any]],
@@ -334,6 +313,7 @@ def _merge(
         job_tag=first("JobTag"),
         persons=persons,
         pages=len(pages),
+        next_token=pages[-1].get("NextToken") or None,
     )
 
 
@@ -346,6 +326,96 @@ def local_video_path(job: JobResult, data_dir: str | Path | None) -> Path | None
         return None
     path = Path(data_dir) / "buckets" / s3["Bucket"] / s3["Name"]
     return path if path.is_file() else None
+
+
+def is_peoplepath_service(endpoint_url: str | None, timeout: float = 2.0) -> bool:
+    """True when a PeoplePath service answers `GET /ping` at `endpoint_url` (real AWS
+    endpoints are not asked)."""
+    if not endpoint_url or urlsplit(endpoint_url).hostname in (None, "") or \
+            (urlsplit(endpoint_url).hostname or "").endswith(".amazonaws.com"):
+        return False
+    try:
+        with urllib.request.urlopen(f"{endpoint_url.rstrip('/')}/ping", timeout=timeout) as reply:
+            return json.loads(reply.read()).get("service") == "peoplepath"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def service_video_url(client: Any, job_id: str, *, presign_seconds: int | None = None) -> str:
+    """The URL of `GET /jobs/<JobId>/video` on the client's PeoplePath endpoint; with
+    `presign_seconds`, presigned with the client's credentials (for a browser)."""
+    if not contract.is_valid_job_id(job_id):
+        raise InvalidJobIdError(job_id)
+    url = f"{client.meta.endpoint_url.rstrip('/')}/jobs/{job_id}/video"
+    credentials = _credentials(client)
+    if presign_seconds is None or credentials is None:
+        return url
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+
+    request = AWSRequest(method="GET", url=url)
+    SigV4QueryAuth(credentials, contract.SERVICE_NAME, client.meta.region_name, expires=presign_seconds).add_auth(request)
+    return request.url
+
+
+def download_service_video(client: Any, job: JobResult, dest_dir: str | Path) -> Path:
+    """Download the job's video from its PeoplePath service (`GET /jobs/<JobId>/video`,
+    SigV4-signed with the client's credentials) into `dest_dir` once; an existing copy
+    is reused. Raises ClientCallError with the service's AWS error code."""
+    if not job.job_id:
+        raise ClientCallError("InvalidParameterException", "Archived results have no job on a service")
+    url = service_video_url(client, job.job_id)
+    name = Path((job.s3_object or {}).get("Name") or "video.mp4").name
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", urlsplit(url).netloc)
+    dest = Path(dest_dir) / host / job.job_id / name
+    if dest.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    with _service_get(client, url, timeout=60) as reply, open(tmp, "wb") as out:
+        shutil.copyfileobj(reply, out, 1 << 20)
+    tmp.replace(dest)
+    return dest
+
+
+def service_progress(client: Any, job_id: str) -> float:
+    """How far a job on a PeoplePath service is (0..1, `GET /jobs/<JobId>/progress`)."""
+    if not contract.is_valid_job_id(job_id):
+        raise InvalidJobIdError(job_id)
+    url = f"{client.meta.endpoint_url.rstrip('/')}/jobs/{job_id}/progress"
+    with _service_get(client, url, timeout=10) as reply:
+        try:
+            return float(json.loads(reply.read())["Progress"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ClientCallError("InvalidResponse", f"{url} answered something else than progress: {exc}") from exc
+
+
+def _service_get(client: Any, url: str, *, timeout: float) -> Any:
+    """An open reply to a GET signed (SigV4) with the client's credentials; errors as
+    ClientCallError with the service's AWS error code."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    request = AWSRequest(method="GET", url=url)
+    credentials = _credentials(client)
+    if credentials is not None:
+        SigV4Auth(credentials, contract.SERVICE_NAME, client.meta.region_name).add_auth(request)
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers.items())), timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        try:
+            err = json.loads(exc.read())
+        except ValueError:
+            err = {}
+        raise ClientCallError(err.get("__type") or f"HTTP{exc.code}", err.get("Message") or str(exc)) from exc
+    except OSError as exc:
+        raise ClientCallError("EndpointConnectionError", f"{url}: {exc}") from exc
+
+
+def _credentials(client: Any) -> Any:
+    """The client's frozen credentials, or None when it has none."""
+    credentials = client._request_signer._credentials  # botocore keeps them on the signer
+    return credentials.get_frozen_credentials() if credentials is not None else None
 
 
 def download_video(job: JobResult, dest_dir: str | Path, *, s3_client: Any | None = None) -> Path:

@@ -77,9 +77,19 @@ def _thickness(canvas: np.ndarray) -> int:
 
 
 def _boxes(rows: pd.DataFrame, prefix: str, w: int, h: int) -> np.ndarray:
+    """Pixel boxes from ratio columns, clipped to the frame (AWS's ratios are float32,
+    so an edge may pass 1 by 1e-8); the last pixel row/column is w-1 / h-1."""
     left, top = rows[f"{prefix}left"].to_numpy(), rows[f"{prefix}top"].to_numpy()
     bw, bh = rows[f"{prefix}width"].to_numpy(), rows[f"{prefix}height"].to_numpy()
-    return np.stack([left * w, top * h, (left + bw) * w, (top + bh) * h], axis=1)
+    boxes = np.stack([left * w, top * h, (left + bw) * w, (top + bh) * h], axis=1)
+    return np.clip(boxes, 0, [w - 1, h - 1, w - 1, h - 1])
+
+
+def _feet(rows: pd.DataFrame, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bottom-centre points of person boxes in pixels, inside the frame."""
+    xs = (rows["left"].to_numpy() + rows["width"].to_numpy() / 2) * w
+    ys = (rows["top"].to_numpy() + rows["height"].to_numpy()) * h
+    return np.clip(xs, 0, w - 1), np.clip(ys, 0, h - 1)
 
 
 class BoxAnnotator(Annotator):
@@ -122,13 +132,37 @@ class FaceAnnotator(Annotator):
     def draw_on(self, canvas: np.ndarray, view: View) -> None:
         rows = view.detections[view.detections["has_face"] & view.detections["face_left"].notna()]
         w, h = _scale(canvas)
-        t = _thickness(canvas)
-        for (x1, y1, x2, y2), idx in zip(_boxes(rows, "face_", w, h), rows["index"].to_numpy()):
+        sizes = _face_sizes(rows, w, h)
+        for (x1, y1, x2, y2), idx, size in zip(_boxes(rows, "face_", w, h), rows["index"].to_numpy(), sizes):
+            t = face_line_width(size, _thickness(canvas))
             p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2)))
             cv2.rectangle(canvas, p1, p2, (255, 255, 255), t, cv2.LINE_AA)
-            tick = max(4, (p2[0] - p1[0]) // 4)
-            cv2.line(canvas, p1, (p1[0] + tick, p1[1]), color_for(idx), t + 1)
-            cv2.line(canvas, p1, (p1[0], p1[1] + tick), color_for(idx), t + 1)
+            tick = max(2, (p2[0] - p1[0]) // 4)
+            cv2.line(canvas, p1, (p1[0] + tick, p1[1]), color_for(idx), t + (size >= 40))
+            cv2.line(canvas, p1, (p1[0], p1[1] + tick), color_for(idx), t + (size >= 40))
+
+
+def _face_sizes(rows: pd.DataFrame, w: int, h: int) -> np.ndarray:
+    """Each face's size in pixels: its box width, else 2.5x the distance between the
+    eyes, else 40."""
+    size = rows["face_width"].to_numpy() * w
+    if "lm_eyeLeft_x" in rows and "lm_eyeRight_x" in rows:
+        eyes = np.hypot((rows["lm_eyeLeft_x"] - rows["lm_eyeRight_x"]).to_numpy() * w,
+                        (rows["lm_eyeLeft_y"] - rows["lm_eyeRight_y"]).to_numpy() * h) * 2.5
+        size = np.where(np.isfinite(size), size, eyes)
+    return np.where(np.isfinite(size) & (size > 0), size, 40.0)
+
+
+def face_line_width(face_px: float, frame_line: int) -> int:
+    """Line width of a face box: the frame's width for faces of 60 px or more, thinner
+    for smaller faces (1 px below 30 px) so the marks never hide the face."""
+    return int(max(1, min(frame_line, round(face_px / 30))))
+
+
+def landmark_radius(face_px: float, frame_radius: int) -> int:
+    """Radius of a landmark dot: a sixteenth of the face (at least 1 px), at most the
+    frame's usual radius; dots of a 15 px face are 1 px, not larger than the face."""
+    return int(max(1, min(frame_radius, round(face_px / 16))))
 
 
 class LandmarkAnnotator(Annotator):
@@ -141,15 +175,20 @@ class LandmarkAnnotator(Annotator):
         if rows.empty:
             return
         w, h = _scale(canvas)
-        radius = max(2, _thickness(canvas) + 1)
+        frame_radius = max(2, _thickness(canvas) + 1)
+        radii = [landmark_radius(size, frame_radius) for size in _face_sizes(rows, w, h)]
         kinds = [c[3:-2] for c in rows.columns if c.startswith("lm_") and c.endswith("_x")]
         for kind in kinds:
-            xs, ys = rows[f"lm_{kind}_x"].to_numpy() * w, rows[f"lm_{kind}_y"].to_numpy() * h
+            xs = np.clip(rows[f"lm_{kind}_x"].to_numpy() * w, 0, w - 1)
+            ys = np.clip(rows[f"lm_{kind}_y"].to_numpy() * h, 0, h - 1)
             color = next((c for key, c in self.COLORS.items() if kind.startswith(key)), (255, 255, 255))
-            for x, y in zip(xs, ys):
+            for x, y, radius in zip(xs, ys, radii):
                 if np.isfinite(x) and np.isfinite(y):
-                    cv2.circle(canvas, (int(round(x)), int(round(y))), radius, (0, 0, 0), -1, cv2.LINE_AA)
-                    cv2.circle(canvas, (int(round(x)), int(round(y))), radius - 1, color, -1, cv2.LINE_AA)
+                    centre = (int(round(x)), int(round(y)))
+                    if radius >= 2:  # a dark rim, where there is room for one
+                        cv2.circle(canvas, centre, radius, (0, 0, 0), -1, cv2.LINE_AA)
+                        radius -= 1
+                    cv2.circle(canvas, centre, radius, color, -1, cv2.LINE_AA if radius >= 2 else cv2.LINE_8)
 
 
 class TrailAnnotator(Annotator):
@@ -176,8 +215,7 @@ class TrailAnnotator(Annotator):
         for idx, rows in recent.groupby("index", sort=False):
             if len(rows) < 2:
                 continue
-            xs = (rows["left"].to_numpy() + rows["width"].to_numpy() / 2) * w
-            ys = (rows["top"].to_numpy() + rows["height"].to_numpy()) * h
+            xs, ys = _feet(rows, w, h)
             age = (view.t_ms - rows["timestamp_ms"].to_numpy()) / self.history_ms
             base = np.array(color_for(idx), dtype=np.float64)
             for k in range(1, len(rows)):
@@ -269,9 +307,7 @@ def draw_path(image: np.ndarray, table: pd.DataFrame, index: int) -> np.ndarray:
     if rows.empty:
         return canvas
     w, h = _scale(canvas)
-    pts = np.stack(
-        [(rows["left"] + rows["width"] / 2).to_numpy() * w, (rows["top"] + rows["height"]).to_numpy() * h], axis=1
-    ).round().astype(np.int32)
+    pts = np.stack(_feet(rows, w, h), axis=1).round().astype(np.int32)
     color, t = color_for(index), _thickness(canvas) + 1
     cv2.polylines(canvas, [pts.reshape(-1, 1, 2)], False, color, t, cv2.LINE_AA)
     cv2.circle(canvas, tuple(int(v) for v in pts[0]), t * 3, color, -1, cv2.LINE_AA)

@@ -154,14 +154,15 @@ def _landmark_columns(landmarks: Any, n: int) -> dict[str, np.ndarray]:
 
 
 def add_pixels(table: pd.DataFrame, width: int, height: int) -> pd.DataFrame:
-    """(Re)compute the pixel box columns from the ratio columns, in place."""
+    """(Re)compute the pixel box columns from the ratio columns, in place, clipped to
+    the frame (AWS's ratios are float32: Top + Height can be 1.0000000074505806)."""
     for prefix in ("", "face_"):
         left, top = table[f"{prefix}left"].to_numpy(), table[f"{prefix}top"].to_numpy()
         w, h = table[f"{prefix}width"].to_numpy(), table[f"{prefix}height"].to_numpy()
-        table[f"{prefix}x1"] = (left * width).astype(np.float32)
-        table[f"{prefix}y1"] = (top * height).astype(np.float32)
-        table[f"{prefix}x2"] = ((left + w) * width).astype(np.float32)
-        table[f"{prefix}y2"] = ((top + h) * height).astype(np.float32)
+        table[f"{prefix}x1"] = np.clip(left * width, 0, width).astype(np.float32)
+        table[f"{prefix}y1"] = np.clip(top * height, 0, height).astype(np.float32)
+        table[f"{prefix}x2"] = np.clip((left + w) * width, 0, width).astype(np.float32)
+        table[f"{prefix}y2"] = np.clip((top + h) * height, 0, height).astype(np.float32)
     table.attrs.update(width=int(width), height=int(height))
     return table
 
@@ -251,8 +252,8 @@ def heatmap(table: pd.DataFrame, bins: tuple[int, int] = (48, 36)) -> np.ndarray
     """Where people stood: a (rows, cols) histogram of person box bottom-centres (the
     feet), in ratio space over the frame."""
     boxed = table[table["has_box"]]
-    x = (boxed["left"] + boxed["width"] / 2).to_numpy()
-    y = (boxed["top"] + boxed["height"]).to_numpy()
+    x = np.clip((boxed["left"] + boxed["width"] / 2).to_numpy(), 0.0, 1.0)  # float32 ratios
+    y = np.clip((boxed["top"] + boxed["height"]).to_numpy(), 0.0, 1.0)  # may pass 1 by 1e-8
     hist, _, _ = np.histogram2d(y, x, bins=(bins[1], bins[0]), range=((0, 1), (0, 1)))
     return hist
 

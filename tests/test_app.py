@@ -61,6 +61,7 @@ def test_bad_job_id(service_env):
     at.sidebar.text_input(key="job_id").input("not a job id!").run()
     assert not at.exception
     assert any("1-64 characters" in e for e in errors(at))
+    assert any("is not a JobId" in e.value for e in at.error)  # explained in the main area too
     assert not at.metric  # nothing loaded
 
 
@@ -122,6 +123,57 @@ def test_archived_file_and_scrubbing_controls(tmp_path):
     assert not at.exception
     shown = at.dataframe[0].value
     assert set(shown["Index"]) == {1}  # the frame's detections, filtered to person 1
+
+
+def open_archive(path: Path, video: Path | None = None) -> AppTest:
+    at = app().run()
+    at.sidebar.radio(key="source_kind").set_value("Archived file").run()
+    at.sidebar.text_input(key="source_archive_path").input(str(path)).run()
+    if video is not None:
+        at.sidebar.text_input(key="source_video_path").input(str(video)).run()
+    return at
+
+
+def test_archives_as_users_hold_them(tmp_path):
+    import json
+
+    from tests.dash_helpers import make_pages
+
+    persons = make_persons(3, 50)
+    pages = make_pages(persons, page_size=40, n_frames=50)
+    assert len(pages) > 2
+    video = write_numbered_video(tmp_path / "my clip.mp4", 50)
+    # A bare list of PersonDetection objects, with its video (which gives the frame size).
+    bare = tmp_path / "persons.json"
+    bare.write_text(json.dumps(persons))
+    at = open_archive(bare, video)
+    assert not at.exception and not errors(at) and not at.warning
+    assert any(m.value.endswith("**Archived results**") for m in at.markdown)
+    assert not any("JobId" in m.value and "Archived" in m.value for m in at.markdown)
+    assert int(at.metric[1].value.replace(",", "")) == len(persons)
+    assert any("my clip.mp4" in c.value for c in at.sidebar.caption)  # the video's own name
+    assert qp(at, "archive") == str(bare) and qp(at, "video") == str(video)  # a reload keeps them
+    again = app(archive=str(bare), video=str(video)).run()
+    assert not again.exception and not errors(again)
+    assert again.session_state["source_kind"] == "Archived file"
+    assert int(again.metric[1].value.replace(",", "")) == len(persons)
+    # JSON lines, one page a line: complete.
+    lines = tmp_path / "pages.jsonl"
+    lines.write_text("\n".join(json.dumps(p) for p in pages))
+    at = open_archive(lines)
+    assert not at.exception and not errors(at)
+    assert int(at.metric[1].value.replace(",", "")) == len(persons) and not at.warning
+    # A folder of page files: complete; only its first page: partial, and said so.
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for n, page in enumerate(pages):
+        (folder / f"page{n}.json").write_text(json.dumps(page))
+    at = open_archive(folder)
+    assert int(at.metric[1].value.replace(",", "")) == len(persons) and not at.warning
+    at = open_archive(folder / "page0.json")
+    assert not at.exception and not errors(at)
+    assert any("Partial results" in w.value and "page 1 of a longer job" in w.value for w in at.warning)
+    assert any("JobId `job-test-1`" in m.value for m in at.markdown)
 
 
 def test_archive_that_is_not_results(tmp_path):

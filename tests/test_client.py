@@ -97,10 +97,14 @@ def test_archive_in_three_shapes(tmp_path):
 
 
 @pytest.mark.parametrize("doc, message", [
-    (b"not json", "Not a JSON document"),
+    (b"not json", "Not JSON"),
+    (b"", "empty"),
     (b"[]", "empty list"),
-    (b'{"Foo": 1}', "neither 'Persons' nor 'JobStatus'"),
-    (b'[{"Persons": []}, 3]', "Page 2"),
+    (b'{"Foo": 1}', "neither a GetPersonTracking response"),
+    (b'[{"Persons": []}, 3]', "Item 2"),
+    (b'{"Persons": []}\n{"Persons": [] x', "line 2"),
+    (b'[{"Timestamp": 0, "Person": {"Index": 0}}, {"Persons": []}]', "follows PersonDetection"),
+    (b'{"Persons": [], "JobId": "a"}\n{"Persons": [], "JobId": "b"}', "2 different jobs"),
     (b'{"Persons": {"a": 1}}', "must be a list"),
     (b'{"Persons": [1, 2]}', "PersonDetection object"),
     (b'{"JobStatus": "DONE", "Persons": []}', "JobStatus must be one of"),

@@ -97,3 +97,27 @@ def test_clip_is_browser_playable_h264(tmp_path, table):
     with FrameReader(out, cache_dir=tmp_path / "cache2", proxy="off") as clip:
         assert clip.info.frame_count == 21  # frames 10..30 at 25 fps
         assert clip.frame_at_index(0).image.any()
+
+
+def test_face_marks_sized_to_the_face():
+    """On TUD-Stadtmitte faces are ~15 px wide: the dots must stay smaller than the face."""
+    from peoplepath import contract
+    from peoplepath.engine.types import Face
+
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    def marks(face_px: float) -> int:
+        x, y = 200.0, 200.0
+        lms = {"eyeLeft": (x + face_px * 0.3, y + face_px * 0.4), "eyeRight": (x + face_px * 0.7, y + face_px * 0.4),
+               "nose": (x + face_px / 2, y + face_px * 0.6), "mouthLeft": (x + face_px * 0.35, y + face_px * 0.8),
+               "mouthRight": (x + face_px * 0.65, y + face_px * 0.8)}
+        face = Face(xyxy=np.array([x, y, x + face_px, y + face_px]), confidence=99.0, landmarks=lms,
+                    pose=(0.0, 0.0, 0.0), brightness=50.0, sharpness=50.0)
+        rec = contract.person_detection(0, 0, None, face, WIDTH, HEIGHT)
+        rows = results.build_table([rec], width=WIDTH, height=HEIGHT)
+        drawn = overlay.render(image, overlay.View(rows), [overlay.LandmarkAnnotator()])
+        return int(drawn.any(axis=2).sum())
+    small, large = marks(15), marks(120)
+    assert small <= 0.2 * 15 * 15  # five dots cover at most a fifth of a 15 px face
+    assert large > 4 * small  # larger faces get larger dots
+    assert overlay.landmark_radius(15, 3) == 1 and overlay.landmark_radius(200, 3) == 3
+    assert overlay.face_line_width(15, 2) == 1 and overlay.face_line_width(90, 2) == 2

@@ -28,6 +28,7 @@ from .auth import SigV4Verifier
 from .backend import Backend
 from .config import ServiceConfig
 from .throttle import RateLimiter
+from . import video_route
 
 log = logging.getLogger(__name__)
 JSON_TYPE = "application/x-amz-json-1.1"
@@ -92,7 +93,8 @@ def create_app(config: ServiceConfig, backend: Backend | None = None) -> Starlet
         return JSONResponse({"service": "peoplepath", "status": "ok"})
 
     return Starlette(
-        routes=[Route("/", operation, methods=["POST"]), Route("/ping", ping, methods=["GET"])],
+        routes=[Route("/", operation, methods=["POST"]), Route("/ping", ping, methods=["GET"]),
+                *video_route.routes(state, config.access_keys, error_response)],
         lifespan=lifespan,
         exception_handlers={HTTPException: _no_route},
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -51,5 +53,22 @@ def ensure_local_service(data_dir: Path | None = None, port: int | None = None) 
     endpoint_url = f"http://127.0.0.1:{port}"
     if not service_answers(endpoint_url):
         data_dir = data_dir or Path(os.environ.get("PEOPLEPATH_DATA_DIR") or DEFAULT_DATA_DIR)
-        wait_until_up(endpoint_url, start_service(data_dir.resolve(), port))
+        process = start_service(data_dir.resolve(), port)
+        atexit.register(stop_service, process)  # the dashboard stops what it started
+        wait_until_up(endpoint_url, process)
     return endpoint_url
+
+
+def stop_service(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Stop a service `start_service` started (SIGTERM to its process group: its job
+    workers too; jobs left IN_PROGRESS resume when a service starts again)."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
