@@ -17,7 +17,9 @@ from ..store import DetectionRow
 from ..video import VideoInfo, iter_frames, probe
 from .appearance import histograms
 from .detector import PersonDetector
-from .detector_nanodet import NanoDetPersonDetector
+from .detector_nanodet import INT8_MODEL_PATH, NanoDetPersonDetector
+from .extend import extend_tracks
+from .face_schedule import FaceSchedule
 from .offline import merge_fragments
 from .faces import FaceAnalyzer
 from .tracker import ByteTracker, postprocess
@@ -100,6 +102,8 @@ class Pipeline:
         # Faces by analysed frame, beside the tracked box they were found in: offline steps
         # renumber and join tracks, but keep each entry's box, so a face follows its box.
         faces: dict[int, list[tuple[np.ndarray, Face]]] = {}
+        schedule = FaceSchedule(self.faces, every=settings.face_every) if self.faces is not None else None
+        seen: list[Detections] = []  # the tracker's input per analysed frame, for extend_tracks
         expected = max(1, int(info.frame_count * min(1.0, settings.max_fps / (info.fps or settings.max_fps))))
         frames = _timed(_prefetched(iter_frames(path, max_fps=settings.max_fps)), timings)
         for ordinal, frame in enumerate(frames):
@@ -109,12 +113,14 @@ class Pipeline:
             t1 = time.perf_counter()
             # Histograms of the detector's own boxes, before narrowing (as tuned).
             features = histograms(frame.image, people.xyxy) if settings.appearance_gate < 1.0 else None
-            tracked = tracker.update(scale_widths(people, settings.box_width_scale), features)
+            narrowed = scale_widths(people, settings.box_width_scale)
+            seen.append(narrowed)
+            tracked = tracker.update(narrowed, features)
             t2 = time.perf_counter()
             for box in tracked:
                 tracks.setdefault(box.track_id, []).append((ordinal, box.xyxy, box.score))
-            if self.faces is not None and tracked:
-                found = self.faces.analyse(frame.image, np.stack([b.xyxy for b in tracked]))
+            if schedule is not None and tracked:
+                found = schedule.faces(ordinal, frame.image, tracked)
                 for box, face in zip(tracked, found):
                     if face is not None:
                         faces.setdefault(ordinal, []).append((box.xyxy, face))
@@ -132,6 +138,8 @@ class Pipeline:
         max_gap_frames = int(round(settings.max_gap_seconds * frame_rate))
         if settings.merge_fragments:
             tracks = merge_fragments(tracks, max_gap_frames=max_gap_frames, max_distance=settings.merge_max_distance)
+        if settings.extend_tracks:
+            tracks = extend_tracks(tracks, seen, min_iou=settings.extend_min_iou)
         tracks = postprocess(tracks, min_track_frames=settings.min_track_frames, max_gap_frames=max_gap_frames)
         rows = _records(tracks, faces, timestamps, info)
         return TrackingResult(info=info, rows=rows, persons=len(tracks), timings=timings)
@@ -141,7 +149,10 @@ def make_detector(settings: EngineSettings) -> PersonDetector | NanoDetPersonDet
     """The person detector `settings.detector` names, with the settings' score threshold."""
     if settings.detector == "nanodet":
         return NanoDetPersonDetector(
-            score_threshold=settings.detector_score_threshold, input_long_side=settings.detector_input_long_side
+            model_path=INT8_MODEL_PATH if settings.detector_int8 else None,
+            score_threshold=settings.detector_score_threshold,
+            input_long_side=settings.detector_input_long_side,
+            low_light=settings.detector_low_light,
         )
     return PersonDetector(score_threshold=settings.detector_score_threshold)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DETECTORS = ("nanodet", "ssdlite")
+LOW_LIGHT = ("off", "clahe")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,18 @@ class EngineSettings:
     min_track_frames: int = 3
     faces: bool = True
     face_min_confidence: float = 70.0
+    # Added for issue 9 (robustness and speed); measured on bench/bench_robustness.py.
+    # detector_int8: NanoDet quantised to int8 (assets/quantize_nanodet.py).
+    detector_int8: bool = False
+    # detector_low_light: "off", or "clahe": dark frames get CLAHE on luma before the detector.
+    detector_low_light: str = "off"
+    # extend_tracks: offline, follow each track's detections back before its first box and
+    # on past its last (extend.py), matching by IoU >= extend_min_iou.
+    extend_tracks: bool = False
+    extend_min_iou: float = 0.5
+    # face_every: a track's face is looked for every this many analysed frames (sooner when
+    # its box moves); in between it follows its person box (face_schedule.py).
+    face_every: int = 1
 
     def __post_init__(self) -> None:
         if not 0 < self.max_fps <= 240:
@@ -55,6 +68,12 @@ class EngineSettings:
             raise ValueError(
                 f"need 0 <= max_gap_seconds <= 60 and merge_max_distance > 0; got {self.max_gap_seconds}, "
                 f"{self.merge_max_distance}"
+            )
+        if self.detector_low_light not in LOW_LIGHT:
+            raise ValueError(f"detector_low_light must be one of {LOW_LIGHT}; got {self.detector_low_light!r}")
+        if not 0 < self.extend_min_iou <= 1 or not 1 <= self.face_every <= 1000:
+            raise ValueError(
+                f"need 0 < extend_min_iou <= 1 and 1 <= face_every <= 1000; got {self.extend_min_iou}, {self.face_every}"
             )
         if not 0.2 <= self.box_width_scale <= 2.0:
             raise ValueError(f"box_width_scale must be in [0.2, 2]; got {self.box_width_scale}")
