@@ -1,6 +1,7 @@
 """Make assets/models/nanodet_coco_int8.onnx from the committed fp32 nanodet_coco.onnx with
-onnxruntime's own tooling (onnxruntime.quantization, static QDQ, int8 weights per
-channel, uint8 activations calibrated on frames of the shared clips).
+onnxruntime's own tooling (onnxruntime.quantization, static QDQ on the convolutions but the first
+and the heads, int8
+weights per channel, uint8 activations (min-max) calibrated on frames of the shared clips).
 
     python assets/quantize_nanodet.py [--frames N] [--out PATH]
 
@@ -26,6 +27,11 @@ sys.path.insert(0, str(REPO))
 from peoplepath.engine.detector_nanodet import DEFAULT_MODEL_PATH, INT8_MODEL_PATH, preprocess  # noqa: E402
 from peoplepath.video import iter_frames  # noqa: E402
 
+# Kept in float: the first convolution (it reads the image) and the three head
+# convolutions whose outputs are the class scores and box distributions. Quantising the
+# heads too cost PETS09-S2L1 4.9 HOTA and 10 IDF1 (scores shift, so tracker thresholds and
+# associations change).
+FLOAT_CONVS = ("Conv__146", "Conv__177", "Conv__179", "Conv__181")
 SHARED = REPO.parent / "shared" / "data"
 CLIPS = (SHARED / "pets09_s2l1" / "pets09_s2l1_h264.mp4", SHARED / "tud_stadtmitte" / "tud_stadtmitte_h264.mp4")
 
@@ -47,7 +53,7 @@ class Frames(CalibrationDataReader):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--frames", type=int, default=48, help="calibration frames per clip")
+    parser.add_argument("--frames", type=int, default=24, help="calibration frames per clip")
     parser.add_argument("--out", type=Path, default=INT8_MODEL_PATH)
     args = parser.parse_args()
     prepared = args.out.with_suffix(".prep.onnx")
@@ -61,8 +67,9 @@ def main() -> None:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
-            calibrate_method=CalibrationMethod.Percentile,
-            extra_options={"CalibPercentile": 99.999},
+            calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=["Conv"],
+            nodes_to_exclude=list(FLOAT_CONVS),
         )
     finally:
         prepared.unlink(missing_ok=True)

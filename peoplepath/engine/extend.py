@@ -9,6 +9,12 @@ whole video: from each track's first box the detector's boxes of the frames befo
 online) are followed back while one overlaps the track's constant-velocity prediction
 by at least `min_iou` and no other track holds it; the same forward from its last box.
 A detection counts as held when a track's box in that frame overlaps it by `min_iou`.
+
+Measured on the shared clips (engine defaults otherwise, fp32 detector): at min_iou 0.5
+TUD-Stadtmitte lost 2.7 HOTA (a static false detection was followed back 115 frames;
+two thirds of the added boxes matched no person), at 0.7 it gained 1.35 HOTA / 1.65 MOTA
+/ 1.0 IDF1 while PETS09-S2L1 moved by -0.09 HOTA. Extending forward adds nothing: the
+live tracker already follows weak boxes at a track's end.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ FIT_FRAMES = 5
 def _velocity(entries: TrackHistory) -> np.ndarray:
     """Centre velocity in px/frame (forward in time), fitted over `entries`."""
     frames = np.array([e[0] for e in entries], np.float64)
-    if frames.max(initial=0) <= frames.min(initial=0):
+    frames -= frames.mean()
+    spread = float(frames @ frames)
+    if spread == 0:
         return np.zeros(2)
     centres = np.array([[(e[1][0] + e[1][2]) / 2, (e[1][1] + e[1][3]) / 2] for e in entries], np.float64)
-    return np.polyfit(frames, centres, 1)[0]
+    return frames @ (centres - centres.mean(axis=0)) / spread
 
 
 def extend_tracks(

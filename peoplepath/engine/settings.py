@@ -48,16 +48,16 @@ class EngineSettings:
     face_min_confidence: float = 70.0
     # Added for issue 9 (robustness and speed); measured on bench/bench_robustness.py.
     # detector_int8: NanoDet quantised to int8 (assets/quantize_nanodet.py).
-    detector_int8: bool = False
+    detector_int8: bool = True
     # detector_low_light: "off", or "clahe": dark frames get CLAHE on luma before the detector.
     detector_low_light: str = "off"
     # extend_tracks: offline, follow each track's detections back before its first box and
     # on past its last (extend.py), matching by IoU >= extend_min_iou.
-    extend_tracks: bool = False
-    extend_min_iou: float = 0.5
+    extend_tracks: bool = True
+    extend_min_iou: float = 0.7
     # face_every: a track's face is looked for every this many analysed frames (sooner when
     # its box moves); in between it follows its person box (face_schedule.py).
-    face_every: int = 1
+    face_every: int = 3
 
     def __post_init__(self) -> None:
         if not 0 < self.max_fps <= 240:
