@@ -6,6 +6,11 @@ time split into decode / detect / track / faces, against a baseline measured in 
 run: decoding alone.
 
     python bench/bench_engine.py [--no-faces] [--json OUT] [--update-baseline]
+    python bench/bench_engine.py --speed [--repeat N]
+
+`--speed` times the engine before and after issue 9's speed-ups on PETS09-S2L1, faces
+on, and after with the int8 detector (not the default: it costs TUD-Stadtmitte 7.5 HOTA), alternating the two `--repeat` times in one run with bare decoding, and prints the
+median time per stage, frames per second and the ratio to bare decoding.
 
 `--update-baseline` writes the quality scores to bench/quality_baseline.json, which
 tests/test_quality_baseline.py holds the engine to (within 1 point) in CI.
@@ -14,7 +19,9 @@ tests/test_quality_baseline.py holds the engine to (within 1 point) in CI.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -68,12 +75,49 @@ def run_clip(pipeline: Pipeline, name: str, video: Path, gt_dir: Path) -> dict:
     }
 
 
+# The engine as it was before issue 9's speed-ups (fp32 detector, faces on every frame).
+BEFORE_SPEEDUPS = {"detector_int8": False, "face_every": 1}
+STAGES = ("decode", "detect", "track", "faces")
+
+
+def speed(repeat: int) -> None:
+    """Median ms per stage, frames/s and ratio to bare decoding, before and after."""
+    video = CLIPS["PETS09-S2L1"][0]
+    after = EngineSettings()
+    pipelines = {
+        "before": Pipeline(dataclasses.replace(after, **BEFORE_SPEEDUPS)),
+        "after": Pipeline(after),
+        "+int8": Pipeline(dataclasses.replace(after, detector_int8=True)),
+    }
+    for pipeline in pipelines.values():  # warm-up: sessions' first inference, the faces' O-Net
+        pipeline.detector.detect(next(iter_frames(video)).image)
+    runs: dict[str, list[dict]] = {name: [] for name in pipelines}
+    decode: list[float] = []
+    for _ in range(repeat):
+        decode.append(decode_only(video, after.max_fps))
+        for name, pipeline in pipelines.items():
+            t = pipeline.run(video).timings
+            runs[name].append({**{k: 1000 * getattr(t, k) / t.frames for k in STAGES}, "fps": t.frames / t.total})
+    bare = statistics.median(decode)
+    print(f"PETS09-S2L1, median of {repeat}; bare decoding {bare:.0f} frames/s")
+    for name, rows in runs.items():
+        ms = {k: statistics.median(r[k] for r in rows) for k in STAGES}
+        fps = statistics.median(r["fps"] for r in rows)
+        split = ", ".join(f"{k} {v:.2f}" for k, v in ms.items())
+        print(f"{name:6s} {fps:5.1f} frames/s (1/{bare / fps:.1f} of bare decoding) ms/frame: {split}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-faces", action="store_true")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--update-baseline", action="store_true", help=f"write the quality scores to {BASELINE.name}")
+    parser.add_argument("--speed", action="store_true", help="time the stages before and after the speed-ups")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    if args.speed:
+        speed(args.repeat)
+        return
     pipeline = Pipeline(EngineSettings(faces=not args.no_faces))
     pipeline.run(CLIPS["TUD-Stadtmitte"][0])  # warm-up: model sessions, caches
     report = [run_clip(pipeline, name, video, gt) for name, (video, gt) in CLIPS.items()]

@@ -11,7 +11,13 @@ import pytest
 from detector_checks import FRAMES, check_output_contract, count_matches, pets_frames, recall_precision
 
 from peoplepath.engine.detector import PersonDetector
-from peoplepath.engine.detector_nanodet import DEFAULT_MODEL_PATH, NanoDetPersonDetector, input_size
+from peoplepath.engine.detector_nanodet import (
+    DEFAULT_MODEL_PATH,
+    INT8_MODEL_PATH,
+    NanoDetPersonDetector,
+    brighten,
+    input_size,
+)
 
 # Frames 100, 110, ..., 290 (0-based): 117 people. Measured (onnxruntime 1.32, 2 threads,
 # IoU 0.5): score >= 0.3 recall 0.93 (SSDLite 0.68); score >= 0.5 recall 0.89, precision 0.81.
@@ -102,3 +108,25 @@ def test_missing_model_and_bad_images_raise(detector: NanoDetPersonDetector, tmp
         detector.detect(np.zeros((10, 10, 3), np.float32))
     with pytest.raises(ValueError):
         detector.detect(np.zeros((10, 10), np.uint8))
+
+
+def test_the_int8_model_finds_the_people_the_fp32_one_does(detector: NanoDetPersonDetector, pets: tuple) -> None:
+    """peoplepath/models/nanodet_coco_int8.onnx (assets/quantize_nanodet.py): the same recall
+    bar as fp32 and within 0.03 of it."""
+    int8 = NanoDetPersonDetector(INT8_MODEL_PATH)
+    recall8, _ = recall_precision(int8, *pets)
+    recall32, _ = recall_precision(detector, *pets)
+    assert recall8 >= MIN_RECALL and abs(recall8 - recall32) <= 0.03, (recall8, recall32)
+    frames, _ = pets
+    check_output_contract(int8, frames[FRAMES[0]])
+
+
+def test_clahe_brightens_only_dark_frames(pets: tuple) -> None:
+    frames, _ = pets
+    image = frames[FRAMES[0]]
+    assert brighten(image) is image  # PETS daylight: mean luma about 118
+    dark = ((image / 255.0) ** 2.5 * 200).astype(np.uint8)
+    lifted = brighten(dark)
+    assert lifted.shape == dark.shape and lifted.mean() > dark.mean() + 10
+    with pytest.raises(ValueError, match="low_light"):
+        NanoDetPersonDetector(low_light="auto")

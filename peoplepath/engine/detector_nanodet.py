@@ -24,13 +24,17 @@ from .detector import nms
 from .runtime import MAX_THREADS, check_bgr, fraction, int_in, onnx_session
 from .types import Detections
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "nanodet_coco.onnx"
+MODELS = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_MODEL_PATH = MODELS / "nanodet_coco.onnx"
+# The same network quantised to int8 by assets/quantize_nanodet.py (onnxruntime.quantization).
+INT8_MODEL_PATH = MODELS / "nanodet_coco_int8.onnx"
 STRIDES = (8, 16, 32)
 BINS = 11  # distance bins per box side (reg_max 10)
 PERSON = 0  # COCO class index
 # NanoDet's training normalisation, in OpenCV's BGR channel order.
 MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32)
 STD_BGR = np.array([57.375, 57.12, 58.395], np.float32)
+INV_STD_BGR = 1.0 / STD_BGR
 
 
 def input_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -38,6 +42,35 @@ def input_size(width: int, height: int, long_side: int) -> tuple[int, int]:
     both sides rounded to multiples of 32 (at least 32)."""
     scale = long_side / max(width, height)
     return max(32, round(width * scale / 32) * 32), max(32, round(height * scale / 32) * 32)
+
+
+# Low light: a resized frame whose mean luma is below DARK_LUMA gets CLAHE on its luma.
+DARK_LUMA = 70.0
+_CLAHE = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+
+
+def brighten(image_bgr: np.ndarray) -> np.ndarray:
+    """`image_bgr` with contrast-limited adaptive histogram equalisation on its luma when
+    it is dark (mean luma under DARK_LUMA); otherwise the image itself."""
+    ycc = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2YCrCb)
+    if float(ycc[:, :, 0].mean()) >= DARK_LUMA:
+        return image_bgr
+    ycc[:, :, 0] = _CLAHE.apply(np.ascontiguousarray(ycc[:, :, 0]))
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR)
+
+
+def preprocess(image_bgr: np.ndarray, long_side: int, low_light: str = "off") -> tuple[np.ndarray, int, int]:
+    """The network input for a BGR frame, (1, 3, h, w) float32 normalised, and (w, h).
+    low_light "clahe": a dark frame is brightened (`brighten`) after resizing."""
+    height, width = image_bgr.shape[:2]
+    in_w, in_h = input_size(width, height, long_side)
+    resized = cv2.resize(image_bgr, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
+    if low_light == "clahe":
+        resized = brighten(resized)
+    blob = np.empty((1, 3, in_h, in_w), np.float32)
+    for c in range(3):
+        np.multiply(np.subtract(resized[:, :, c], MEAN_BGR[c], dtype=np.float32), INV_STD_BGR[c], out=blob[0, c])
+    return blob, in_w, in_h
 
 
 class NanoDetPersonDetector:
@@ -48,6 +81,7 @@ class NanoDetPersonDetector:
     nms_iou: boxes overlapping a higher-scoring box by more than this IoU are dropped.
     input_long_side: the network input's longer side in pixels, a multiple of 32 in
         64..1280; 384 gives 384x288 for 4:3 video.
+    low_light: "clahe" brightens dark frames before the network (`brighten`); "off".
     """
 
     def __init__(
@@ -58,7 +92,11 @@ class NanoDetPersonDetector:
         threads: int = 2,
         nms_iou: float = 0.6,
         input_long_side: int = 384,
+        low_light: str = "off",
     ) -> None:
+        if low_light not in ("off", "clahe"):
+            raise ValueError(f"low_light must be 'off' or 'clahe', got {low_light!r}")
+        self.low_light = low_light
         self.score_threshold = fraction("score_threshold", score_threshold)
         self.nms_iou = fraction("nms_iou", nms_iou)
         self.threads = int_in("threads", threads, 1, MAX_THREADS)
@@ -66,6 +104,7 @@ class NanoDetPersonDetector:
         if self.input_long_side % 32:
             raise ValueError(f"input_long_side must be a multiple of 32, got {input_long_side}")
         path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
+        self._model_path = path
         self._session = onnx_session(path, self.threads)
         self._outputs = [f"{kind}_s{s}" for kind in ("cls", "reg") for s in STRIDES]
 
@@ -73,9 +112,7 @@ class NanoDetPersonDetector:
         """Person boxes (x1, y1, x2, y2 pixels, inside the image) and scores in 0..1."""
         check_bgr(image_bgr)
         height, width = image_bgr.shape[:2]
-        in_w, in_h = input_size(width, height, self.input_long_side)
-        resized = cv2.resize(image_bgr, (in_w, in_h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-        blob = ((resized - MEAN_BGR) / STD_BGR).transpose(2, 0, 1)[None]
+        blob, in_w, in_h = preprocess(image_bgr, self.input_long_side, self.low_light)
         outputs = self._session.run(self._outputs, {"image": blob})
         all_boxes, all_scores = [], []
         for stride, cls, reg in zip(STRIDES, outputs[:3], outputs[3:]):

@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -150,8 +151,13 @@ class FaceAnalyzer:
         self._onet = _load_onet(self.threads) if refine_landmarks else None
 
     # ------------------------------------------------------------------ public
-    def analyse(self, image_bgr: np.ndarray, person_boxes: np.ndarray) -> list[Face | None]:
-        """For each person box (pixel xyxy, shape (N, 4)) the face inside it, or None."""
+    def analyse(
+        self, image_bgr: np.ndarray, person_boxes: np.ndarray, only: Sequence[int] | None = None
+    ) -> list[Face | None]:
+        """For each person box (pixel xyxy, shape (N, 4)) the face inside it, or None.
+
+        `only`: look for faces at these boxes' heads alone (the others come back None);
+        every box still competes for the faces found, so a neighbour's face is not taken."""
         image = _check_image(image_bgr)
         boxes = _check_boxes(person_boxes)
         if len(boxes) == 0:
@@ -159,10 +165,13 @@ class FaceAnalyzer:
         height, width = image.shape[:2]
         clipped = np.clip(boxes, 0, [width, height, width, height])
         expected = _expected_face_heights(clipped)
-        tall = [i for i, box in enumerate(clipped) if box[3] - box[1] >= self.min_person_height]
+        wanted = range(len(boxes)) if only is None else sorted(set(only))
+        tall = [i for i in wanted if clipped[i, 3] - clipped[i, 1] >= self.min_person_height]
         crops = [crop for i in tall if (crop := self._crop(clipped[i], expected[i], width, height)) is not None]
         found = self._detect(image, crops)
         owners = _assign(found[:, :4], clipped, expected) if len(found) else {}
+        if only is not None:
+            owners = {person: face for person, face in owners.items() if person in set(wanted)}
         faces: list[Face | None] = [None] * len(boxes)
         if not owners:
             return faces

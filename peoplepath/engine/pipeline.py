@@ -22,7 +22,8 @@ from ..video import VideoInfo, iter_frames, probe
 from .appearance import histograms
 from .chunking import WHOLE_VIDEO, ChunkBuilder, ChunkResult, ChunkSpec, JobTracks, Timings, face_row, finish, plan_chunks
 from .detector import PersonDetector
-from .detector_nanodet import NanoDetPersonDetector
+from .detector_nanodet import INT8_MODEL_PATH, NanoDetPersonDetector
+from .face_schedule import FaceSchedule
 from .faces import FaceAnalyzer
 from .tracker import ByteTracker
 from .settings import EngineSettings
@@ -113,6 +114,7 @@ class Pipeline:
         )
         timings = Timings()
         builder = ChunkBuilder(spec)
+        schedule = FaceSchedule(self.faces, every=settings.face_every) if self.faces is not None else None
         end_ms = info.duration_ms if spec.end_ms is None else min(spec.end_ms, info.duration_ms)
         expected = max(1, int((end_ms - spec.start_ms) / 1000 * frame_rate))
         frames = _timed(
@@ -130,8 +132,8 @@ class Pipeline:
             boxes = np.array([b.xyxy for b in tracked], np.float32).reshape(-1, 4)
             scores = np.array([b.score for b in tracked], np.float32)
             faces = None
-            if self.faces is not None and tracked:
-                faces = np.stack([face_row(f) for f in self.faces.analyse(frame.image, boxes)])
+            if schedule is not None and tracked:
+                faces = np.stack([face_row(f) for f in schedule.faces(ordinal, frame.image, tracked)])
             builder.add_frame(frame.timestamp_ms, ids, boxes, scores, faces)
             t3 = time.perf_counter()
             timings.detect += t1 - t0
@@ -147,7 +149,10 @@ def make_detector(settings: EngineSettings) -> PersonDetector | NanoDetPersonDet
     """The person detector `settings.detector` names, with the settings' score threshold."""
     if settings.detector == "nanodet":
         return NanoDetPersonDetector(
-            score_threshold=settings.detector_score_threshold, input_long_side=settings.detector_input_long_side
+            model_path=INT8_MODEL_PATH if settings.detector_int8 else None,
+            score_threshold=settings.detector_score_threshold,
+            input_long_side=settings.detector_input_long_side,
+            low_light=settings.detector_low_light,
         )
     return PersonDetector(score_threshold=settings.detector_score_threshold)
 

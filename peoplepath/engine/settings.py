@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DETECTORS = ("nanodet", "ssdlite")
+LOW_LIGHT = ("off", "clahe")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,15 @@ class EngineSettings:
     min_track_frames: int = 3
     faces: bool = True
     face_min_confidence: float = 70.0
+    # Added for issue 9 (robustness and speed); measured on bench/bench_robustness.py.
+    # detector_int8: NanoDet quantised to int8 (assets/quantize_nanodet.py): about 1.2x faster;
+    # PETS09-S2L1 holds (HOTA 65.0) but TUD-Stadtmitte loses about 7.5 HOTA, so it is off.
+    detector_int8: bool = False
+    # detector_low_light: "off", or "clahe": dark frames get CLAHE on luma before the detector.
+    detector_low_light: str = "off"
+    # face_every: a track's face is looked for every this many analysed frames (sooner when
+    # its box moves); in between it follows its person box (face_schedule.py).
+    face_every: int = 3
 
     def __post_init__(self) -> None:
         if not 0 < self.max_fps <= 240:
@@ -56,5 +66,9 @@ class EngineSettings:
                 f"need 0 <= max_gap_seconds <= 60 and merge_max_distance > 0; got {self.max_gap_seconds}, "
                 f"{self.merge_max_distance}"
             )
+        if self.detector_low_light not in LOW_LIGHT:
+            raise ValueError(f"detector_low_light must be one of {LOW_LIGHT}; got {self.detector_low_light!r}")
+        if not 1 <= self.face_every <= 1000:
+            raise ValueError(f"need 1 <= face_every <= 1000; got {self.face_every}")
         if not 0.2 <= self.box_width_scale <= 2.0:
             raise ValueError(f"box_width_scale must be in [0.2, 2]; got {self.box_width_scale}")
