@@ -211,7 +211,7 @@ def test_analyze_command_writes_the_report_and_tables(shared_data, tmp_path):
     assert list(occupancy.columns) == ["zone", "second", "persons"] and occupancy["persons"].max() > 0
     # Bad input is a message, not a traceback.
     no_video = run(seq / "gt" / "gt.txt", "--geometry", geometry_file, "--out", out)
-    assert no_video.returncode == 2 and "give its --video" in no_video.stderr
+    assert no_video.returncode == 2 and "--video" in no_video.stderr
     geometry_file.write_text('{"lines": [{"name": "a", "from": [0, 0], "to": [2, 0]}]}')
     bad = run(seq / "gt" / "gt.txt", "--video", seq / clip["video"], "--geometry", geometry_file, "--out", out)
     assert bad.returncode == 2 and "outside the frame" in bad.stderr and "Traceback" not in bad.stderr

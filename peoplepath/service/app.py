@@ -94,7 +94,7 @@ def create_app(config: ServiceConfig, backend: Backend | None = None) -> Starlet
 
     return Starlette(
         routes=[Route("/", operation, methods=["POST"]), Route("/ping", ping, methods=["GET"]),
-                *video_route.routes(state, config.access_keys, error_response)],
+                *video_route.routes(state, config.access_keys, config.region, error_response)],
         lifespan=lifespan,
         exception_handlers={HTTPException: _no_route},
     )

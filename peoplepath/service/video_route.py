@@ -43,12 +43,12 @@ class VideoNotFound(ResourceNotFoundException):
     status = 404
 
 
-def routes(state: Mapping[str, Any], access_keys: Mapping[str, str],
+def routes(state: Mapping[str, Any], access_keys: Mapping[str, str], region: str,
            error_response: Callable[[ApiError], Response]) -> list[Route]:
     """The extension routes; `state["backend"]` is the running Backend, `access_keys`
-    the service's (empty: open, like the API)."""
+    the service's (empty: open, like the API), `region` the one signatures are scoped to."""
     keys = dict(access_keys)
-    verifier = SigV4Verifier(keys) if keys else None
+    verifier = SigV4Verifier(keys, region) if keys else None
 
     def job_of(request: Request) -> Any:
         job_id = request.path_params["job_id"]
