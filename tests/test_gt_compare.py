@@ -34,7 +34,8 @@ def test_engine_output_counts_equal_trackeval(tud_engine, shared_data: Path) -> 
     rows = gt_compare.mot_rows(table, meta["FrameRate"])
     ref_rows = metrics.persons_to_mot(job.persons, meta["FrameRate"], meta["FrameWidth"], meta["FrameHeight"])
     key = lambda r: r[np.lexsort((r[:, 1], r[:, 0]))]  # noqa: E731
-    assert np.array_equal(key(rows), key(ref_rows))  # the table gives the rows the API records give
+    # the table (compact float32 pixel columns) gives the rows the API records give
+    assert np.allclose(key(rows), key(ref_rows), rtol=0, atol=1e-3)
     gt = metrics.read_mot(shared_data / "tud_stadtmitte" / "gt" / "gt.txt")
     events = gt_compare.compare(rows, gt, fps=meta["FrameRate"])
     score = metrics.score(ref_rows, gt)
