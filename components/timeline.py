@@ -263,6 +263,7 @@ def render_timeline(data: JobData, t_ms: int, *, key: str, persons: list[int] | 
         st.info("No detections in this job.")
         return None
     st.session_state.setdefault(f"{key}_window", default_window(data))
+    chart = st.container(key=f"{key}_box")  # above its controls: frame and chart fit one screen
     cols = st.columns([1, 1, 1, 2])
     window_name = cols[0].selectbox("Window", list(WINDOWS_S), key=f"{key}_window")
     order = cols[1].selectbox("Rows by", ORDERS, key=f"{key}_order")
@@ -278,7 +279,7 @@ def render_timeline(data: JobData, t_ms: int, *, key: str, persons: list[int] | 
                     f"{window[0] / 1000:,.0f}-{window[1] / 1000:,.0f} s. Drag to pan, scroll to zoom, click to jump.")
     fig = _figure(data, window, order, chosen, persons, errors, errors_key, marks, key=key)
     _cursor_shapes(fig, t_ms)
-    with st.container(key=f"{key}_box"):
+    with chart:
         event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points",
                                 config={"displayModeBar": False, "scrollZoom": True})
     return new_click(key, event)

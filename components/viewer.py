@@ -20,7 +20,7 @@ from .timeline import new_click, render_timeline
 FRAME = "frame"  # session key of the current frame index (the slider's key)
 SEEK = "frame_seek"  # counts the page's own moves of the frame (the player follows them)
 PLAY, EXACT = "Play", "Exact frame"
-FRAME_HEIGHT = 360  # px: the frame and the timeline fit a 1400x900 window together
+FRAME_HEIGHT = 300  # px: the frame and the timeline fit a 1400x900 window together
 TABLE_COLUMNS = {
     "index": "Index", "has_box": "Box", "x1": "x1", "y1": "y1", "x2": "x2", "y2": "y2", "has_face": "Face",
     "face_confidence": "Face conf.", "pose_yaw": "Yaw", "pose_pitch": "Pitch", "pose_roll": "Roll",

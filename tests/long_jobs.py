@@ -58,7 +58,7 @@ def store_job(data_dir: Path, job_id: str, response: dict[str, Any]) -> str:
         store.create_job(job_id, request, f"bench-{job_id}", None)
         rows = (DetectionRow(p["Timestamp"], p["Person"]["Index"], 99.0, json.dumps(p, separators=(",", ":")))
                 for p in response["Persons"])
-        store.complete_job(job_id, response["VideoMetadata"], rows)
+        store.complete_job(job_id, response["VideoMetadata"], [rows])
     finally:
         store.close()
     return job_id

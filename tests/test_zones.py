@@ -116,7 +116,7 @@ def test_clicking_the_frame_places_a_point_in_chromium(dashboard_on_archive):
                 retry(lambda: page.mouse.click(x, y),
                       lambda: page.get_by_text(re.compile(rf"\({placed} placed\)")).wait_for(timeout=45_000))
                 idle(page)
-            page.locator(".st-key-zones_add_line button").click()
+            page.locator(".st-key-zones_add_line button").first.click()
             idle(page)
             page.get_by_text("line 1: in / out").wait_for(timeout=30_000)
             page.wait_for_function("() => new URLSearchParams(location.search).get('geo')", timeout=30_000)
