@@ -87,6 +87,18 @@ SAMPLER = """([TOP, BLOCK, BITS, LEFT0, STEP]) => {
 
 
 @pytest.mark.slow
+
+def _screenshot(locator, tries: int = 3) -> bytes:
+    """An element's screenshot, taken again if a page rerun replaced the element meanwhile."""
+    for attempt in range(tries):
+        try:
+            return locator.screenshot()
+        except Exception as exc:  # playwright's Error: "Element is not attached to the DOM"
+            if "not attached" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
+
 def test_player_overlays_each_frame_and_counts_every_key(tmp_path, monkeypatch):
     painted = videos.paint
 
@@ -132,7 +144,7 @@ def test_player_overlays_each_frame_and_counts_every_key(tmp_path, monkeypatch):
             player.locator("#play").click()
             shots = []
             for _ in range(16):
-                png = iframe.screenshot()
+                png = _screenshot(iframe)
                 picture = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
                 x, y, w, h = (round(v) for v in wrap)
                 shown = cv2.resize(picture[y:y + h, x:x + w], (W, H), interpolation=cv2.INTER_AREA)
