@@ -16,7 +16,7 @@ from components.player import playable_url
 from components.source import JOB, render_source
 from components.status import render_progress, render_status, render_unfinished
 from components.viewer import FRAME, frame_at_ms, render_viewer
-from components.zones import geometry_layers, render_zones
+from components.zones import crossing_marks, geometry_layers, render_zones
 from peoplepath import client as api
 from peoplepath import contract
 from peoplepath.video import VideoError
@@ -151,7 +151,7 @@ comparison = compare_job(data, reader, gt_file, video_key=str(video_path)) if gt
 if comparison:
     render_scores(comparison, key="gt_scores")
 t_ms = render_viewer(data, reader, key="viewer", gt=comparison, player_url=player_url,
-                     extra_layers=geometry_layers(key="zones"))
+                     extra_layers=geometry_layers(key="zones"), marks=crossing_marks(data))
 tabs = st.tabs(["People", "Export", "Lines & zones"] + (["Ground truth"] if comparison else []))
 with tabs[0]:
     render_people(data, reader, key="people", video_key=str(video_path))

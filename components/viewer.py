@@ -15,7 +15,7 @@ from peoplepath import overlay, results
 from . import ground_truth
 from .loading import JobData
 from .player import render_player
-from .timeline import new_click, render_timeline
+from .timeline import Marks, new_click, render_timeline
 
 FRAME = "frame"  # session key of the current frame index (the slider's key)
 SEEK = "frame_seek"  # counts the page's own moves of the frame (the player follows them)
@@ -82,12 +82,13 @@ def _next_detection(frames: np.ndarray, n_frames: int, forward: bool) -> None:
 
 @st.fragment
 def render_viewer(data: JobData, reader: Any, *, key: str, gt: ground_truth.Comparison | None = None,
-                  player_url: str | None = None, extra_layers: Sequence[overlay.Annotator] = ()) -> int:
+                  player_url: str | None = None, extra_layers: Sequence[overlay.Annotator] = (),
+                  marks: Sequence[Marks] = ()) -> int:
     """The frame with its detections, the scrubbing controls (slider, previous/next
     frame and detection, a person's first/last appearance; arrow keys and Shift+arrow
     keys too), the person filter, overlay toggles and the timeline; with ground truth
     `gt`, its errors on the frame and the timeline and previous/next error; `extra_layers`
-    are drawn on the exact frame too (lines and zones). With `player_url` (the
+    are drawn on the exact frame too (lines and zones), `marks` on the timeline. With `player_url` (the
     browser-playable video), the "Play" view plays it in the browser with the detections
     drawn per frame; "Exact frame" draws the frame on the server.
     Returns the current time in ms."""
@@ -186,7 +187,7 @@ def render_viewer(data: JobData, reader: Any, *, key: str, gt: ground_truth.Comp
         if gt:
             st.caption(ground_truth.legend())
     with timeline_box:  # drawn last, so the frame reaches the browser first
-        render_timeline(data, timestamp_ms, key=f"{key}_timeline", persons=persons,
+        render_timeline(data, timestamp_ms, key=f"{key}_timeline", persons=persons, marks=marks,
                         **({"errors": gt.events, "errors_key": gt.key} if gt_view and gt_view.overlay else {}))
     _sync_link(data, timestamp_ms)
     return timestamp_ms

@@ -23,6 +23,7 @@ from peoplepath import analytics, overlay
 from peoplepath.analytics import Geometry, GeometryError
 
 from .loading import JobData
+from .timeline import Marks
 from .viewer import FRAME, frame_at_ms
 
 LINK_PARAM = "geo"  # the deep link's query parameter
@@ -76,6 +77,15 @@ def crossing_times(data: JobData) -> np.ndarray:
     """Sorted crossing times (ms) of every line of the current geometry: markers the
     timeline can draw."""
     return analytics.crossing_times(analysis_for(data))
+
+
+def crossing_marks(data: JobData) -> list[Marks]:
+    """The current geometry's line crossings as timeline markers (none without lines)."""
+    geometry = current_geometry()
+    if not geometry.lines:
+        return []
+    times = crossing_times(data)
+    return [Marks("line crossing", f"crossings:{geometry.to_json()}", [int(t) for t in times], symbol="x")]
 
 
 # -------------------------------------------------------------------------- callbacks

@@ -4,10 +4,14 @@ the link follows; in Chromium, clicking the frame places a point."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 from streamlit.testing.v1 import AppTest
@@ -53,6 +57,12 @@ def test_the_link_geometry_counts_and_steps_through_crossings(tmp_path):
     assert shown["door: in / out"] == f"{door['in']} / {door['out']}"
     for zone in expected["zones"]:
         assert shown[f"{zone['name']}: entries / exits"] == f"{zone['entries']} / {zone['exits']}"
+    # The crossings are markers on the timeline, at their times.
+    timeline = json.loads(at.get("plotly_chart")[0].proto.spec)
+    marked = next(tr for tr in timeline["data"] if tr.get("name") == "line crossing")
+    data = marked["customdata"]  # plotly sends typed arrays as {"dtype", "bdata": base64}
+    times = np.frombuffer(base64.b64decode(data["bdata"]), data["dtype"]) if isinstance(data, dict) else data
+    assert sorted(int(v) for v in times) == sorted(int(c["timestamp_ms"]) for c in door["crossings"])
     flows = next(df.value for df in at.dataframe if "Later in" in df.value.columns)
     assert flows["Persons"].tolist() == [f["persons"] for f in expected["flows"]]
     # Next crossing: the frames on screen at the crossings, in order; previous goes back.
