@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 Page = dict[str, Any]
 
@@ -99,7 +99,7 @@ def _documents(source: Any) -> Iterator[Any]:
     if isinstance(source, (dict, list)):
         yield source
         return
-    text = _text(source)
+    text = read_text(source, is_inline=_looks_like_json)
     decoder = json.JSONDecoder()
     pos, found = 0, False
     while True:
@@ -117,8 +117,10 @@ def _documents(source: Any) -> Iterator[Any]:
         raise ArchiveError("The file is empty")
 
 
-def _text(source: Any) -> str:
-    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))):
+def read_text(source: Any, *, is_inline: Callable[[str], bool], what: str = "results") -> str:
+    """The text of `source`: a path (a str that `is_inline` does not take for the text
+    itself), bytes, a str, or a file-like object such as an upload."""
+    if isinstance(source, Path) or (isinstance(source, str) and not is_inline(source)):
         path = Path(source)
         if not path.is_file():
             raise ArchiveError(f"No such file: {path}")
@@ -134,7 +136,11 @@ def _text(source: Any) -> str:
             raise ArchiveError(f"Not a text file: {exc}") from None
     if isinstance(source, str):
         return source
-    raise ArchiveError(f"Cannot read results from a {type(source).__name__}")
+    raise ArchiveError(f"Cannot read {what} from a {type(source).__name__}")
+
+
+def _looks_like_json(text: str) -> bool:
+    return text.lstrip().startswith(("{", "["))
 
 
 def describe_partial(pages: Sequence[Page]) -> str | None:

@@ -242,7 +242,7 @@ def load_mot(source: str | Path | bytes | Any, *, width: int, height: int, fps: 
     detections without a track and are left out."""
     if width <= 0 or height <= 0 or fps <= 0:
         raise ArchiveError("A MOTChallenge file needs the video's frame size and frame rate")
-    text = _read_text(source)
+    text = archives.read_text(source, is_inline=lambda s: "\n" in s or "," in s, what="a MOTChallenge file")
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -269,26 +269,6 @@ def load_mot(source: str | Path | bytes | Any, *, width: int, height: int, fps: 
     meta = {"FrameRate": float(fps), "FrameWidth": int(width), "FrameHeight": int(height),
             "DurationMillis": int(duration_ms or contract.frame_to_ms(last_frame, fps))}
     return JobResult(job_id=None, job_status="SUCCEEDED", video_metadata=meta, persons=persons, pages=1)
-
-
-def _read_text(source: Any) -> str:
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and "," not in source):
-        path = Path(source)
-        if not path.is_file():
-            raise ArchiveError(f"No such file: {path}")
-        source = path.read_bytes()
-    elif hasattr(source, "getvalue"):
-        source = source.getvalue()
-    elif hasattr(source, "read"):
-        source = source.read()
-    if isinstance(source, (bytes, bytearray)):
-        try:
-            return bytes(source).decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ArchiveError(f"Not a text file: {exc}") from exc
-    if isinstance(source, str):
-        return source
-    raise ArchiveError(f"Cannot read a MOTChallenge file from a {type(source).__name__}")
 
 
 def _merge(
