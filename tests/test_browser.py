@@ -27,14 +27,16 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @contextmanager
-def streamlit_server(script: Path, env: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """`streamlit run <script>` on a free loopback port; yields its URL."""
+def streamlit_server(script: Path, env: dict[str, str], log_dir: Path, drop: tuple[str, ...] = ()) -> Iterator[str]:
+    """`streamlit run <script>` on a free loopback port, with `env` added to this process's
+    environment less the variables in `drop`; yields its URL."""
     port = free_port()
+    base = {k: v for k, v in os.environ.items() if k not in drop}
     log = open(log_dir / f"streamlit-{port}.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=REPO, env={**base, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:

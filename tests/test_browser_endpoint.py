@@ -4,21 +4,16 @@ from the service's video route, not blank frames."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import ContextManager
 
 import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import free_port
+from tests.test_browser import streamlit_server
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -26,34 +21,10 @@ CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@contextmanager
-def streamlit_app(env: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with `env` added; yields its URL."""
-    port = free_port()
-    full = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_REKOGNITION")}
-    full.update(env)
-    log = open(log_dir / f"streamlit-{port}.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port)],
-        cwd=REPO, env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start; see {log.name}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=20)
+def streamlit_app(env: dict[str, str], log_dir: Path) -> ContextManager[str]:
+    """`streamlit run app.py` on a free port with `env` added and no endpoint variables of
+    this process's own; yields its URL."""
+    return streamlit_server(REPO / "app.py", env, log_dir, drop=("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_REKOGNITION"))
 
 
 def not_blank(png: bytes) -> tuple[float, float]:

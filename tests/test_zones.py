@@ -19,7 +19,8 @@ from streamlit.testing.v1 import AppTest
 from components.zones import GEOMETRY
 from peoplepath import analytics, client, contract, results
 from tests.dash_helpers import FPS, write_archive
-from tests.test_browser import ARTIFACTS, CHROMIUM, idle
+from tests.conftest import REPO
+from tests.test_browser import ARTIFACTS, CHROMIUM, idle, streamlit_server
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 GEOMETRY_DOC = {  # the made-up persons walk left to right: side +1 to -1 is "out"
@@ -157,37 +158,9 @@ def retry(act, check, attempts: int = 3) -> None:
 @pytest.fixture
 def dashboard_on_archive(tmp_path):
     """`streamlit run app.py` on a free port, and a made-up archive (drawn on blank frames)."""
-    import os
-    import subprocess
-    import sys
-    import urllib.request
-
-    from tests.conftest import REPO, free_port
-
     archive = write_archive(tmp_path / "walk.json", n_frames=60)
-    port = free_port()
-    log = open(tmp_path / "streamlit.log", "wb")
-    env = {**os.environ, "PEOPLEPATH_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"streamlit did not start; see {log.name}")
-        time.sleep(0.3)
-    yield url, archive
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=20)
+    with streamlit_server(REPO / "app.py", {"PEOPLEPATH_DATA_DIR": str(tmp_path / "data")}, tmp_path) as url:
+        yield url, archive
 
 
 def test_geometry_is_drawn_where_it_is():
