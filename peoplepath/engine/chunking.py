@@ -28,10 +28,11 @@ from scipy.optimize import linear_sum_assignment
 from .. import contract
 from ..store import DetectionRow
 from ..video import VideoError, VideoInfo
+from .extend import extend_tracks
 from .offline import FIT_FRAMES, chain_roots, link_fragments, motion
 from .settings import EngineSettings
 from .tracker import fill_gaps, iou_matrix
-from .types import Face
+from .types import Detections, Face
 
 # A face as one float32 row: box (4), confidence, the five landmarks' (x, y) in
 # contract.BASIC_LANDMARKS order (10), pose roll / yaw / pitch, brightness, sharpness.
@@ -147,10 +148,19 @@ class ChunkResult:
 
 
 class ChunkBuilder:
-    """Collects a chunk's tracked boxes frame by frame into buffers that double when full."""
+    """Collects a chunk's tracked boxes frame by frame into buffers that double when full.
 
-    def __init__(self, spec: ChunkSpec) -> None:
+    With `extend_frames` > 0, the detections of each frame that no tracked box covers are
+    kept too, and `result` extends every track over them by up to that many frames before
+    its first box and after its last (extend.extend_tracks)."""
+
+    # A detection is some track's own when it overlaps a tracked box of its frame this much.
+    OWN_IOU = 0.5
+
+    def __init__(self, spec: ChunkSpec, extend_frames: int = 0) -> None:
         self.spec = spec
+        self.extend_frames = extend_frames
+        self._free: list[tuple[int, np.ndarray, np.ndarray]] = []  # (frame ordinal, xyxy, score)
         self._frames = np.zeros(1024, np.int64)
         self._n_frames = 0
         self._cols = {
@@ -163,9 +173,16 @@ class ChunkBuilder:
         self._n = 0
 
     def add_frame(
-        self, timestamp_ms: int, track: np.ndarray, xyxy: np.ndarray, score: np.ndarray, face: np.ndarray | None
+        self, timestamp_ms: int, track: np.ndarray, xyxy: np.ndarray, score: np.ndarray, face: np.ndarray | None,
+        detections: Detections | None = None,
     ) -> None:
-        """One analysed frame and its k tracked boxes (`face`: (k, FACE_COLUMNS) or None)."""
+        """One analysed frame and its k tracked boxes (`face`: (k, FACE_COLUMNS) or None);
+        `detections`: the frame's detector boxes, for extending tracks."""
+        if self.extend_frames and detections is not None and len(detections):
+            taken = iou_matrix(detections.xyxy, xyxy).max(axis=1) >= self.OWN_IOU if len(xyxy) else np.zeros(0, bool)
+            free = ~taken if len(xyxy) else np.ones(len(detections), bool)
+            if free.any():
+                self._free.append((self._n_frames, detections.xyxy[free], detections.scores[free]))
         if self._n_frames == len(self._frames):
             self._frames = np.concatenate([self._frames, np.zeros_like(self._frames)])
         self._frames[self._n_frames] = timestamp_ms
@@ -187,9 +204,28 @@ class ChunkBuilder:
         self._n += k
 
     def result(self, timings: Timings) -> ChunkResult:
-        """The chunk's columns, copied to their exact size."""
+        """The chunk's columns, copied to their exact size (tracks extended, in frame order)."""
         columns = {name: col[: self._n].copy() for name, col in self._cols.items()}
-        return ChunkResult(self.spec, self._frames[: self._n_frames].copy(), timings=timings, **columns)
+        frames = self._frames[: self._n_frames].copy()
+        if self.extend_frames and self._free:
+            columns = self._extended(columns, frames)
+        return ChunkResult(self.spec, frames, timings=timings, **columns)
+
+    def _extended(self, columns: dict[str, np.ndarray], frames: np.ndarray) -> dict[str, np.ndarray]:
+        cand_frame = np.concatenate([np.full(len(b), f, np.int64) for f, b, _ in self._free])
+        cand_xyxy = np.concatenate([b for _, b, _ in self._free]).astype(np.float32)
+        cand_score = np.concatenate([s for _, _, s in self._free]).astype(np.float32)
+        track, at, chosen = extend_tracks(
+            columns["track"], np.searchsorted(frames, columns["timestamp_ms"]), columns["xyxy"],
+            cand_frame, cand_xyxy, max_frames=self.extend_frames,
+        )
+        added = {
+            "track": track.astype(np.int32), "timestamp_ms": frames[at], "xyxy": cand_xyxy[chosen],
+            "score": cand_score[chosen], "face": np.full((len(track), FACE_COLUMNS), np.nan, np.float32),
+        }
+        merged = {name: np.concatenate([columns[name], added[name]]) for name in columns}
+        order = np.argsort(merged["timestamp_ms"], kind="stable")
+        return {name: col[order] for name, col in merged.items()}
 
 
 def face_row(face: Face | None) -> np.ndarray:

@@ -110,10 +110,11 @@ class Pipeline:
             lost_track_seconds=settings.track_lost_seconds,
             min_hits=settings.track_min_hits,
             appearance_gate=settings.appearance_gate,
+            motion_buffer=settings.track_motion_buffer,
             frame_rate=frame_rate,
         )
         timings = Timings()
-        builder = ChunkBuilder(spec)
+        builder = ChunkBuilder(spec, extend_frames=int(round(settings.extend_seconds * frame_rate)))
         schedule = FaceSchedule(self.faces, every=settings.face_every) if self.faces is not None else None
         end_ms = info.duration_ms if spec.end_ms is None else min(spec.end_ms, info.duration_ms)
         expected = max(1, int((end_ms - spec.start_ms) / 1000 * frame_rate))
@@ -126,7 +127,8 @@ class Pipeline:
             t1 = time.perf_counter()
             # Histograms of the detector's own boxes, before narrowing (as tuned).
             features = histograms(frame.image, people.xyxy) if settings.appearance_gate < 1.0 else None
-            tracked = tracker.update(scale_widths(people, settings.box_width_scale), features)
+            narrowed = scale_widths(people, settings.box_width_scale)
+            tracked = tracker.update(narrowed, features)
             t2 = time.perf_counter()
             ids = np.array([b.track_id for b in tracked], np.int32)
             boxes = np.array([b.xyxy for b in tracked], np.float32).reshape(-1, 4)
@@ -134,7 +136,7 @@ class Pipeline:
             faces = None
             if schedule is not None and tracked:
                 faces = np.stack([face_row(f) for f in schedule.faces(ordinal, frame.image, tracked)])
-            builder.add_frame(frame.timestamp_ms, ids, boxes, scores, faces)
+            builder.add_frame(frame.timestamp_ms, ids, boxes, scores, faces, narrowed)
             t3 = time.perf_counter()
             timings.detect += t1 - t0
             timings.track += t2 - t1

@@ -55,6 +55,13 @@ class EngineSettings:
     # face_every: a track's face is looked for every this many analysed frames (sooner when
     # its box moves); in between it follows its person box (face_schedule.py).
     face_every: int = 3
+    # track_motion_buffer: box heights a second a person may move beyond its predicted box
+    # and still be matched (buffered IoU, tracker.buffered); divided by the frame rate, so
+    # it widens matching where frames are far apart in time. 0: plain IoU.
+    track_motion_buffer: float = 0.0
+    # extend_seconds: each track is extended over free detections up to this long before its
+    # first box and after its last (extend.py); 0: off.
+    extend_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.max_fps <= 240:
@@ -70,5 +77,9 @@ class EngineSettings:
             raise ValueError(f"detector_low_light must be one of {LOW_LIGHT}; got {self.detector_low_light!r}")
         if not 1 <= self.face_every <= 1000:
             raise ValueError(f"need 1 <= face_every <= 1000; got {self.face_every}")
+        if not 0 <= self.extend_seconds <= 60:
+            raise ValueError(f"extend_seconds must be in [0, 60]; got {self.extend_seconds}")
+        if not 0 <= self.track_motion_buffer <= 10:
+            raise ValueError(f"track_motion_buffer must be in [0, 10]; got {self.track_motion_buffer}")
         if not 0.2 <= self.box_width_scale <= 2.0:
             raise ValueError(f"box_width_scale must be in [0.2, 2]; got {self.box_width_scale}")

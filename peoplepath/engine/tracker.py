@@ -110,6 +110,15 @@ def _boxes(tracks: list[_Track]) -> np.ndarray:
     return np.array([t.xyxy for t in tracks]).reshape(-1, 4)
 
 
+def buffered(xyxy: np.ndarray, margin: np.ndarray | float) -> np.ndarray:
+    """Boxes grown on every side by `margin` (per box or one value) times their height:
+    the buffered IoU of C-BIoU (Yang et al. 2023), so that boxes that moved further than
+    the frame rate lets them overlap still match."""
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    pad = (xyxy[:, 3] - xyxy[:, 1]) * np.asarray(margin, np.float64).reshape(-1)
+    return xyxy + np.stack([-pad, -pad, pad, pad], axis=1)
+
+
 def hellinger(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hellinger distance (0 same .. 1 disjoint) between every L1-normalised histogram row
     of `a` and every row of `b`: shape (len(a), len(b))."""
@@ -138,6 +147,7 @@ class ByteTracker:
         frame_rate: float = 30.0,
         appearance_gate: float = 1.0,
         appearance_momentum: float = 0.9,
+        motion_buffer: float = 0.0,
     ) -> None:
         checks = {
             "low_threshold": (low_threshold, 0.0 <= low_threshold <= 1.0, "0 <= low_threshold <= 1"),
@@ -154,6 +164,7 @@ class ByteTracker:
             "appearance_gate": (appearance_gate, 0.0 < appearance_gate <= 1.0, "0 < appearance_gate <= 1 (1: off)"),
             "appearance_momentum": (appearance_momentum, 0.0 <= appearance_momentum < 1.0,
                                     "0 <= appearance_momentum < 1"),
+            "motion_buffer": (motion_buffer, 0.0 <= motion_buffer <= 10.0, "0 <= motion_buffer <= 10"),
         }
         bad = [f"{name}={value!r} (valid: {rule})" for name, (value, ok, rule) in checks.items() if not ok]
         if bad:
@@ -165,6 +176,10 @@ class ByteTracker:
         self.min_hits = min_hits
         self.appearance_gate, self.appearance_momentum = float(appearance_gate), float(appearance_momentum)
         self.max_lost_frames = int(round(lost_track_seconds * frame_rate))
+        # Box heights a person may move in one frame; a track unseen for k frames, k times
+        # that (up to a second's worth).
+        self.buffer_per_frame = float(motion_buffer) / frame_rate
+        self._buffer_cap = max(1, int(round(frame_rate)))
         self._tracked: list[_Track] = []  # confirmed, matched in the previous frame
         self._lost: list[_Track] = []  # confirmed, unmatched for a while
         self._tentative: list[_Track] = []
@@ -204,7 +219,7 @@ class ByteTracker:
             rest[r].update(boxes[low[c]], scores[low[c]], frame)
         # 3) tentative tracks with the high-score leftovers; unmatched tentative tracks die
         left_high_idx = high[sorted(left_high)]
-        pairs_t, _, left_new = _match(iou_matrix(_boxes(self._tentative), boxes[left_high_idx]), TENTATIVE_MATCH_IOU)
+        pairs_t, _, left_new = _match(self._iou(self._tentative, boxes[left_high_idx]), TENTATIVE_MATCH_IOU)
         for r, c in pairs_t:
             self._tentative[r].update(boxes[left_high_idx[c]], scores[left_high_idx[c]], frame)
             self._tentative[r].blend_feature(_row(features, left_high_idx[c]), self.appearance_momentum)
@@ -238,7 +253,7 @@ class ByteTracker:
         self, tracks: list[_Track], boxes: np.ndarray, idx: np.ndarray, features: np.ndarray | None
     ) -> np.ndarray:
         """IoU of tracks with detections `idx`, zeroed where an ambiguous pair's appearance differs."""
-        iou = iou_matrix(_boxes(tracks), boxes[idx])
+        iou = self._iou(tracks, boxes[idx])
         if features is None or self.appearance_gate >= 1.0 or not iou.size:
             return iou
         known = np.array([t.feature is not None for t in tracks])
@@ -249,6 +264,14 @@ class ByteTracker:
         candidate = iou >= self.match_iou
         ambiguous = (candidate.sum(axis=1, keepdims=True) > 1) | (candidate.sum(axis=0, keepdims=True) > 1)
         return np.where(ambiguous & (dist > self.appearance_gate), 0.0, iou)
+
+    def _iou(self, tracks: list[_Track], boxes: np.ndarray) -> np.ndarray:
+        """IoU of the tracks' predicted boxes with `boxes`, both buffered for motion."""
+        if not self.buffer_per_frame:
+            return iou_matrix(_boxes(tracks), boxes)
+        unseen = np.array([min(self._frame - t.last_frame, self._buffer_cap) for t in tracks], np.float64)
+        return iou_matrix(buffered(_boxes(tracks), self.buffer_per_frame * unseen),
+                          buffered(boxes, self.buffer_per_frame))
 
     def _confirm(self, track: _Track) -> None:
         track.track_id = self._next_id
