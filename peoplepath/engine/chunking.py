@@ -93,20 +93,25 @@ def plan_chunks(duration_ms: float, chunk_seconds: float, overlap_seconds: float
 
 @dataclass
 class Timings:
-    """Seconds spent per stage over a run, and the frames analysed."""
+    """Seconds spent per stage over a run, the frames analysed, and the elapsed time
+    (`wall`; stages that run on their own threads overlap, so it can be less than
+    their sum)."""
 
     decode: float = 0.0
     detect: float = 0.0
     track: float = 0.0
     faces: float = 0.0
     frames: int = 0
+    wall: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.decode + self.detect + self.track + self.faces
+        """Elapsed seconds: `wall` when measured, else the sum of the stages."""
+        return self.wall or self.decode + self.detect + self.track + self.faces
 
     def __add__(self, other: Timings) -> Timings:
-        return Timings(*(getattr(self, k) + getattr(other, k) for k in ("decode", "detect", "track", "faces", "frames")))
+        names = ("decode", "detect", "track", "faces", "frames", "wall")
+        return Timings(*(getattr(self, k) + getattr(other, k) for k in names))
 
 
 _COLUMNS = ("track", "timestamp_ms", "xyxy", "score", "face")

@@ -13,12 +13,12 @@ import time
 from queue import Full, Queue
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator, Iterator, TypeVar
 
 import numpy as np
 
 from ..store import DetectionRow
-from ..video import VideoInfo, iter_frames, probe
+from ..video import Frame, VideoInfo, iter_frames, probe
 from .appearance import histograms
 from .chunking import WHOLE_VIDEO, ChunkBuilder, ChunkResult, ChunkSpec, JobTracks, Timings, face_row, finish, plan_chunks
 from .detector import PersonDetector
@@ -30,6 +30,7 @@ from .settings import EngineSettings
 from .types import Detections
 
 ProgressFn = Callable[[float], None]
+T = TypeVar("T")
 
 __all__ = ["EngineSettings", "Pipeline", "TrackingResult", "Timings", "video_metadata", "make_detector"]
 
@@ -118,33 +119,51 @@ class Pipeline:
         schedule = FaceSchedule(self.faces, every=settings.face_every) if self.faces is not None else None
         end_ms = info.duration_ms if spec.end_ms is None else min(spec.end_ms, info.duration_ms)
         expected = max(1, int((end_ms - spec.start_ms) / 1000 * frame_rate))
-        frames = _timed(
-            _prefetched(iter_frames(path, max_fps=settings.max_fps, start_ms=spec.start_ms, end_ms=spec.end_ms)), timings
-        )
-        for ordinal, frame in enumerate(frames):
-            t0 = time.perf_counter()
-            people = self.detector.detect(frame.image)
-            t1 = time.perf_counter()
-            # Histograms of the detector's own boxes, before narrowing (as tuned).
-            features = histograms(frame.image, people.xyxy) if settings.appearance_gate < 1.0 else None
-            narrowed = scale_widths(people, settings.box_width_scale)
-            tracked = tracker.update(narrowed, features)
-            t2 = time.perf_counter()
-            ids = np.array([b.track_id for b in tracked], np.int32)
-            boxes = np.array([b.xyxy for b in tracked], np.float32).reshape(-1, 4)
-            scores = np.array([b.score for b in tracked], np.float32)
-            faces = None
-            if schedule is not None and tracked:
-                faces = np.stack([face_row(f) for f in schedule.faces(ordinal, frame.image, tracked)])
-            builder.add_frame(frame.timestamp_ms, ids, boxes, scores, faces, narrowed)
-            t3 = time.perf_counter()
-            timings.detect += t1 - t0
-            timings.track += t2 - t1
-            timings.faces += t3 - t2
-            timings.frames += 1
-            if progress is not None and ordinal % 25 == 0:
-                progress(min(0.99, ordinal / expected))
+        frames = _prefetched(iter_frames(path, max_fps=settings.max_fps, start_ms=spec.start_ms, end_ms=spec.end_ms))
+        started = time.perf_counter()
+        detected = self._detected(frames, timings)
+        try:
+            for ordinal, (frame, people) in enumerate(detected):
+                t1 = time.perf_counter()
+                # Histograms of the detector's own boxes, before narrowing (as tuned).
+                features = histograms(frame.image, people.xyxy) if settings.appearance_gate < 1.0 else None
+                narrowed = scale_widths(people, settings.box_width_scale)
+                tracked = tracker.update(narrowed, features)
+                t2 = time.perf_counter()
+                ids = np.array([b.track_id for b in tracked], np.int32)
+                boxes = np.array([b.xyxy for b in tracked], np.float32).reshape(-1, 4)
+                scores = np.array([b.score for b in tracked], np.float32)
+                faces = None
+                if schedule is not None and tracked:
+                    faces = np.stack([face_row(f) for f in schedule.faces(ordinal, frame.image, tracked)])
+                builder.add_frame(frame.timestamp_ms, ids, boxes, scores, faces, narrowed)
+                t3 = time.perf_counter()
+                timings.track += t2 - t1
+                timings.faces += t3 - t2
+                timings.frames += 1
+                if progress is not None and ordinal % 25 == 0:
+                    progress(min(0.99, ordinal / expected))
+        finally:  # the detector's thread first: it reads the decoder's
+            detected.close()
+            frames.close()
+        timings.wall += time.perf_counter() - started
         return builder.result(timings)
+
+    def _detected(self, frames: Iterator[Frame], timings: Timings) -> Generator[tuple[Frame, Detections], None, None]:
+        """Each frame with its person boxes, in order: detected on a worker thread
+        `settings.detect_ahead` frames ahead of the caller (onnxruntime releases the GIL,
+        so detection overlaps tracking and faces), or here when detect_ahead is 0.
+        Adds the time of decoding and detection to `timings`."""
+        detected = (self._detect_one(frame, timings) for frame in _timed(frames, timings))
+        if self.settings.detect_ahead == 0:
+            return detected
+        return _prefetched(detected, depth=self.settings.detect_ahead, name="detect-ahead")
+
+    def _detect_one(self, frame: Frame, timings: Timings) -> tuple[Frame, Detections]:
+        t0 = time.perf_counter()
+        people = self.detector.detect(frame.image)
+        timings.detect += time.perf_counter() - t0
+        return frame, people
 
 
 def make_detector(settings: EngineSettings) -> PersonDetector | NanoDetPersonDetector:
@@ -155,8 +174,9 @@ def make_detector(settings: EngineSettings) -> PersonDetector | NanoDetPersonDet
             score_threshold=settings.detector_score_threshold,
             input_long_side=settings.detector_input_long_side,
             low_light=settings.detector_low_light,
+            threads=settings.detector_threads,
         )
-    return PersonDetector(score_threshold=settings.detector_score_threshold)
+    return PersonDetector(score_threshold=settings.detector_score_threshold, threads=settings.detector_threads)
 
 
 def scale_widths(detections: Detections, scale: float) -> Detections:
@@ -169,18 +189,19 @@ def scale_widths(detections: Detections, scale: float) -> Detections:
     return Detections(xyxy, detections.scores)
 
 
-def _prefetched(frames: Iterator[Any], depth: int = 4) -> Iterator[Any]:
-    """Decode ahead in a thread (FFmpeg releases the GIL) while the models run; errors
-    from the decoder are raised here, in order."""
+def _prefetched(items: Iterator[T], depth: int = 4, name: str = "decode-ahead") -> Generator[T, None, None]:
+    """`items` produced ahead in a thread (FFmpeg and onnxruntime release the GIL) while
+    the caller works on earlier items, at most `depth` ahead; errors from the producer
+    are raised here, in order."""
     queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
     stop = threading.Event()
 
-    def decode() -> None:
+    def produce() -> None:
         try:
-            for frame in frames:
+            for item in items:
                 while not stop.is_set():
                     try:
-                        queue.put(("frame", frame), timeout=0.1)
+                        queue.put(("item", item), timeout=0.1)
                         break
                     except Full:
                         continue
@@ -190,7 +211,7 @@ def _prefetched(frames: Iterator[Any], depth: int = 4) -> Iterator[Any]:
         except BaseException as exc:  # handed to the consumer
             queue.put(("error", exc))
 
-    worker = threading.Thread(target=decode, name="decode-ahead", daemon=True)
+    worker = threading.Thread(target=produce, name=name, daemon=True)
     worker.start()
     try:
         while True:
@@ -205,7 +226,7 @@ def _prefetched(frames: Iterator[Any], depth: int = 4) -> Iterator[Any]:
         worker.join(timeout=5)
 
 
-def _timed(frames: Iterator[Any], timings: Timings) -> Iterator[Any]:
+def _timed(frames: Iterator[Frame], timings: Timings) -> Iterator[Frame]:
     while True:
         t0 = time.perf_counter()
         frame = next(frames, None)

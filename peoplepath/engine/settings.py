@@ -62,6 +62,12 @@ class EngineSettings:
     # extend_seconds: each track is extended over free detections up to this long before its
     # first box and after its last (extend.py); 0: off.
     extend_seconds: float = 0.0
+    # detect_ahead: the detector runs on its own thread up to this many frames ahead of
+    # tracking and faces (0: on the same thread); the output is the same either way.
+    detect_ahead: int = 2
+    # detector_threads: onnxruntime intra-op threads of the person detector
+    # (PEOPLEPATH_ORT_THREADS overrides it, runtime.onnx_session).
+    detector_threads: int = 2
 
     def __post_init__(self) -> None:
         if not 0 < self.max_fps <= 240:
@@ -83,3 +89,7 @@ class EngineSettings:
             raise ValueError(f"track_motion_buffer must be in [0, 10]; got {self.track_motion_buffer}")
         if not 0.2 <= self.box_width_scale <= 2.0:
             raise ValueError(f"box_width_scale must be in [0.2, 2]; got {self.box_width_scale}")
+        if not 0 <= self.detect_ahead <= 16:
+            raise ValueError(f"need 0 <= detect_ahead <= 16; got {self.detect_ahead}")
+        if not 1 <= self.detector_threads <= 64:
+            raise ValueError(f"need 1 <= detector_threads <= 64; got {self.detector_threads}")
