@@ -5,9 +5,9 @@ person first), the spans where each is tracked and its detections, and a strip o
 detections per second binned to the chart's resolution. Clicking a span, a point or a
 bar returns its time. With ground truth, markers show its errors; `Marks` adds others.
 
-The figure depends only on (job, window, order, filter, markers) and is cached; a step
-changes only its two cursor lines, and plotly's `uirevision` keeps the view (zoom, pan)
-of a window across steps."""
+The figure depends only on (job, window, order, filter, markers) and is cached; it is
+drawn in the browser by components.timeline_view, which fetches it once per change, so
+a step sends only the cursor's time and the view (zoom, pan) of a window survives steps."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import streamlit as st
 from peoplepath.overlay import color_hex
 
 from .loading import JobData
+from .timeline_view import render_timeline_view
 
 MAX_POINTS = 2_500  # detection markers drawn in the window; beyond that, evenly thinned
 MISSED_ROW = "missed"  # the timeline row of ground-truth people no box matched
@@ -277,12 +278,10 @@ def render_timeline(data: JobData, t_ms: int, *, key: str, persons: list[int] | 
     n_persons = len(data.summary)
     cols[3].caption(f"{n_persons:,} persons over {duration_ms(data) / 1000:,.0f} s; rows: the persons in the window "
                     f"{window[0] / 1000:,.0f}-{window[1] / 1000:,.0f} s. Drag to pan, scroll to zoom, click to jump.")
-    fig = _figure(data, window, order, chosen, persons, errors, errors_key, marks, key=key)
-    _cursor_shapes(fig, t_ms)
+    figure_json, height = _figure(data, window, order, chosen, persons, errors, errors_key, marks, key=key)
     with chart:
-        event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points",
-                                config={"displayModeBar": False, "scrollZoom": True})
-    return new_click(key, event)
+        render_timeline_view(figure_json=figure_json, t_ms=t_ms, height=height, key=key)
+    return new_click(key)
 
 
 def _go_to_person(data: JobData, key: str) -> None:
@@ -299,53 +298,45 @@ def _go_to_person(data: JobData, key: str) -> None:
 
 
 def _figure(data: JobData, window: tuple[int, int], order: str, chosen: int | None, persons: list[int] | None,
-            errors: pd.DataFrame | None, errors_key: str, marks: Sequence[Marks], *, key: str) -> go.Figure:
-    """The figure for these results, window, order, persons and markers, built once
-    (a few per session kept) and reused unchanged while only the cursor moves."""
+            errors: pd.DataFrame | None, errors_key: str, marks: Sequence[Marks], *, key: str) -> tuple[bytes, int]:
+    """The figure (JSON, with its cursor lines) and its height for these results, window,
+    order, persons and markers, built once (a few per session kept) and sent unchanged
+    while only the cursor moves."""
     memo: dict = st.session_state.setdefault(f"{key}_figures", {})
     ident = (data.cache_key, window, order, chosen, tuple(persons) if persons is not None else None, errors_key,
              tuple(m.key for m in marks))
     fig = memo.get(ident)
     if fig is None:
-        fig = build_figure(data, window, order=order, chosen=chosen, persons=persons, errors=errors, marks=marks)
+        built = build_figure(data, window, order=order, chosen=chosen, persons=persons, errors=errors, marks=marks)
+        add_cursor(built, window[0])
+        fig = (built.to_json().encode(), int(built.layout.height))
         while len(memo) >= 6:
             memo.pop(next(iter(memo)))
         memo[ident] = fig
     return fig
 
 
-def _cursor_shapes(fig: go.Figure, t_ms: int) -> None:
-    """The cursor as two lines (window and overview) on the cached figure, in place."""
+def add_cursor(fig: go.Figure, t_ms: int) -> None:
+    """The cursor as two lines named "cursor" (window and overview) at `t_ms`, in place;
+    the browser moves them."""
     lay, t = fig.layout, t_ms / 1000
     line = dict(color=CURSOR, width=2)
-    fig.layout.shapes = [lay.shapes[0],
-                         dict(type="line", xref="x", yref="paper", x0=t, x1=t, y0=lay.yaxis2.domain[0], y1=1, line=line),
-                         dict(type="line", xref="x2", yref="paper", x0=t, x1=t, y0=0, y1=lay.yaxis3.domain[1], line=line)]
+    fig.add_shape(type="line", name="cursor", xref="x", yref="paper", x0=t, x1=t, y0=lay.yaxis2.domain[0], y1=1,
+                  line=line)
+    fig.add_shape(type="line", name="cursor", xref="x2", yref="paper", x0=t, x1=t, y0=0, y1=lay.yaxis3.domain[1],
+                  line=line)
 
 
-def new_click(key: str, event: Any = None) -> int | None:
+def new_click(key: str) -> int | None:
     """The time (ms) of the timeline's latest click (or go-to-person jump) if it was not
-    handled yet. Reads the chart's state from `st.session_state[key]` when `event` is
-    not given, so the page can act on a click before it draws the frame (and draw the
-    chart after it)."""
+    handled yet, read from the chart's report in `st.session_state[key]`, so the page can
+    act on a click before it draws the frame (and draw the chart after it)."""
     jump = st.session_state.pop(f"{key}_jump_ms", None)
-    event = event if event is not None else st.session_state.get(key)
-    points = ((event or {}).get("selection") or {}).get("points") or []
-    marker = json.dumps(points, sort_keys=True, default=str)
-    last_key = f"{key}_last_selection"
-    if not points or st.session_state.get(last_key) == marker:
+    click = st.session_state.get(key) or {}
+    marker = json.dumps(click, sort_keys=True, default=str)
+    last_key = f"{key}_last_click"
+    if click.get("t_ms") is None or st.session_state.get(last_key) == marker:
         st.session_state[last_key] = marker
         return jump
     st.session_state[last_key] = marker
-    return point_time(points[0])
-
-
-def point_time(point: dict) -> int | None:
-    """The time (ms) of a clicked plotly point: its customdata, else its x in seconds."""
-    custom = point.get("customdata")
-    if isinstance(custom, list):
-        custom = custom[0] if custom else None
-    if custom is not None:
-        return int(round(float(custom)))
-    x = point.get("x")
-    return int(round(float(x) * 1000)) if x is not None else None
+    return int(click["t_ms"])

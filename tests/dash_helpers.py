@@ -125,3 +125,16 @@ def write_numbered_video(path: Path, n_frames: int = 100, *, fps: float = FPS, w
     if proc.wait() != 0:
         raise RuntimeError("ffmpeg failed to write the test video")
     return path
+
+
+
+def timeline_figure(at: Any, key: str = "viewer_timeline") -> dict[str, Any]:
+    """The plotly figure the timeline component of an AppTest run was sent: of the
+    figures the page built (kept in its session), the one whose media URL it was given
+    (AppTest's media endpoint is gone once the run returns)."""
+    from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+
+    element = next(e for e in at.get("component_instance") if e.proto.component_name.endswith("peoplepath_timeline"))
+    file_id = json.loads(element.proto.json_args)["figure"].rsplit("/", 1)[1].split(".")[0]
+    built = at.session_state[f"{key}_figures"].values()
+    return json.loads(next(fig for fig, _ in built if _calculate_file_id(fig, "application/json") == file_id))

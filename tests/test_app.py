@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from peoplepath import client as api
 from peoplepath import contract
-from tests.dash_helpers import FPS, make_persons, write_archive, write_numbered_video
+from tests.dash_helpers import FPS, make_persons, timeline_figure, write_archive, write_numbered_video
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -53,7 +53,7 @@ def test_deep_link_loads_the_job_at_its_time(service_env, tud_job):
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Detections"].replace(",", "")) > 100 and int(metrics["Persons"]) > 3
     assert not at.warning  # the video matches VideoMetadata
-    assert at.get("image") and at.get("plotly_chart")  # the frame and the timeline are on the page
+    assert at.get("image") and timeline_figure(at)["data"]  # the frame and the timeline are on the page
 
 
 def test_bad_job_id(service_env):

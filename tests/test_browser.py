@@ -115,6 +115,30 @@ def test_idle_waits_for_the_end_of_a_long_run(tmp_path):
             browser.close()
 
 
+TIMELINE = "iframe[title*='peoplepath_timeline']"
+
+
+def timeline_frame(page, timeout_ms: float = 120_000):
+    """The timeline component's frame, once its chart is drawn."""
+    iframe = page.locator(TIMELINE).first
+    iframe.wait_for(state="visible", timeout=timeout_ms)
+    frame = iframe.element_handle().content_frame()
+    frame.wait_for_function("() => { const c = document.getElementById('chart');"
+                            " return !!(c && c.dataset.figure && c._fullLayout); }", timeout=timeout_ms)
+    return frame
+
+
+def timeline_xy(page, x_s: float, axis: str = "yaxis2", y: float = 20) -> tuple[float, float]:
+    """The page coordinates of time `x_s` (seconds, the window's axis) at `y` on `axis`
+    of the timeline's chart."""
+    box = page.locator(TIMELINE).first.bounding_box()
+    x, y = timeline_frame(page).evaluate("""([x, axis, y]) => {
+        const fl = document.getElementById('chart')._fullLayout;
+        return [fl._size.l + fl.xaxis.l2p(x), fl._size.t + fl[axis].l2p(y)];
+    }""", [x_s, axis, y])
+    return box["x"] + x, box["y"] + y
+
+
 def outside_requests(page) -> list[str]:
     """Start recording the page's requests to anything but this machine; returns the
     (live) list of their URLs."""
@@ -143,7 +167,7 @@ def test_deep_link_in_chromium(dashboard, tud_job):
             frame = page.locator("[data-testid='stImage'] img").first
             frame.wait_for(state="visible", timeout=300_000)  # minutes on a busy 2-core machine
             first_frame_s = time.monotonic() - start
-            page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=60_000)
+            timeline_frame(page)
             caption = page.get_by_text(re.compile(r"^frame 50 of 178 "))  # the deep link's t=2000 at 25 fps
             caption.wait_for(timeout=30_000)
             print(f"\ntime to first frame from opening the deep link: {first_frame_s:.2f} s")
@@ -160,12 +184,7 @@ def test_deep_link_in_chromium(dashboard, tud_job):
             assert shown > 2000  # the next detection after 2.000 s
             # Clicking the timeline near 5.5 s moves the viewer there.
             idle(page)
-            x, y = page.evaluate("""() => {
-                const gd = document.querySelector('.js-plotly-plot'), fl = gd._fullLayout;
-                const box = gd.getBoundingClientRect();
-                return [box.left + fl._size.l + fl.xaxis.l2p(5.5), box.top + fl._size.t + fl.yaxis2.l2p(20)];
-            }""")
-            page.mouse.click(x, y)
+            page.mouse.click(*timeline_xy(page, 5.5))
             page.wait_for_function(
                 "() => { const t = +new URLSearchParams(location.search).get('t'); return t >= 4500 && t <= 6500; }",
                 timeout=30_000)
@@ -217,7 +236,7 @@ def test_ground_truth_in_chromium(dashboard, tud_job, shared_data):
                 idle(page)
                 times.append(int(page.url.split("t=")[1].split("&")[0]))
             assert times == sorted(set(times)) and times[0] > 0  # forward, a new error each time
-            assert page.get_by_text(re.compile(r"^HOTA")).count() and page.locator(".js-plotly-plot").count()
+            assert page.get_by_text(re.compile(r"^HOTA")).count() and timeline_frame(page)
             page.mouse.move(5, 5)
             time.sleep(1.0)
             page.screenshot(path=str(ARTIFACTS / "dashboard_ground_truth.png"), full_page=True)

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.zones import GEOMETRY
 from peoplepath import analytics, client, contract, results
-from tests.dash_helpers import FPS, write_archive
+from tests.dash_helpers import FPS, timeline_figure, write_archive
 from tests.conftest import REPO
 from tests.test_browser import ARTIFACTS, CHROMIUM, idle, streamlit_server
 
@@ -59,7 +59,7 @@ def test_the_link_geometry_counts_and_steps_through_crossings(tmp_path):
     for zone in expected["zones"]:
         assert shown[f"{zone['name']}: entries / exits"] == f"{zone['entries']} / {zone['exits']}"
     # The crossings are markers on the timeline, at their times.
-    timeline = json.loads(at.get("plotly_chart")[0].proto.spec)
+    timeline = timeline_figure(at)
     marked = next(tr for tr in timeline["data"] if tr.get("name") == "line crossing")
     data = marked["customdata"]  # plotly sends typed arrays as {"dtype", "bdata": base64}
     times = np.frombuffer(base64.b64decode(data["bdata"]), data["dtype"]) if isinstance(data, dict) else data

@@ -1,0 +1,40 @@
+"""The timeline in the browser: a Streamlit component (components.v1 with a static
+index.html and timeline.js, no build step) that draws a plotly figure with plotly.js
+and moves its cursor without redrawing it.
+
+The figure's JSON reaches the browser by URL, through Streamlit's media endpoint, and
+is fetched again only when it changes (a new window, order, filter or markers); a step
+sends only the cursor's time, so the chart's zoom and pan survive steps. plotly.js is
+served from the installed plotly package's own file, by a second component declared on
+that package folder (a component serves only the files under its own path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import plotly
+import streamlit.components.v1 as components
+
+_component = components.declare_component("peoplepath_timeline", path=str(Path(__file__).parent / "frontend"))
+_plotly_files = components.declare_component(
+    "peoplepath_plotly_js", path=str(Path(plotly.__file__).parent / "package_data"))
+PLOTLY_JS = f"../{_plotly_files.name}/plotly.min.js"  # relative to the timeline's own frame
+
+
+def figure_url(figure_json: bytes, *, key: str) -> str:
+    """The URL the browser fetches `figure_json` from (Streamlit's media endpoint; the
+    same bytes give the same URL). Call it in every run that draws the timeline: the
+    endpoint keeps a file while a run of the session refers to it."""
+    from streamlit import runtime
+
+    return runtime.get_instance().media_file_mgr.add(figure_json, "application/json", f"peoplepath-timeline-{key}")
+
+
+def render_timeline_view(*, figure_json: bytes, t_ms: int, height: int, key: str,
+                         on_change: Callable[[], None] | None = None) -> Any:
+    """The chart of `figure_json` (a plotly figure whose cursor lines are the shapes
+    named "cursor") with its cursor at `t_ms`, `height` px tall. Its latest click lands
+    in `st.session_state[key]` as {"t_ms", "person", "n", "at"} and calls `on_change`."""
+    return _component(figure=figure_url(figure_json, key=key), t=t_ms / 1000, height=int(height), plotly=PLOTLY_JS,
+                      key=key, default=None, on_change=on_change)
