@@ -593,6 +593,10 @@ class FrameReader:
 
     def _build_in_background(self) -> None:
         try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:
+            pass
+        try:
             built = _build_proxy(self.path, self.cache_dir, self._stop)
             if built is not None:
                 self._adopt_proxy(built)
