@@ -206,6 +206,36 @@ def test_deep_link_in_chromium(dashboard, tud_job):
             browser.close()
 
 
+def test_steps_move_only_the_timeline_cursor_and_keep_its_zoom(dashboard, tud_job):
+    """Stepping frames sends the chart only its cursor: the figure is fetched once, the
+    cursor line moves, and a zoom made in the chart survives the steps."""
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1500})
+            figures: list[str] = []
+            page.on("request", lambda r: figures.append(r.url) if "/media/" in r.url and r.url.endswith(".json") else None)
+            page.goto(f"{dashboard}/?job_id={tud_job}&t=2000")
+            page.get_by_text("Exact frame", exact=True).click(timeout=180_000)
+            page.get_by_text(re.compile(r"^frame 50 of 178 ")).wait_for(timeout=300_000)
+            chart = timeline_frame(page)
+            idle(page)
+            loaded = len(figures)
+            assert loaded >= 1
+            chart.evaluate("() => Plotly.relayout(document.getElementById('chart'), {'xaxis.range': [1.5, 3.5]})")
+            for frame_no in (51, 52):
+                page.locator(".st-key-viewer_next[data-stale='false'] button").first.click()
+                page.get_by_text(re.compile(rf"^frame {frame_no} of 178 ")).wait_for(timeout=60_000)
+                idle(page)
+            chart.wait_for_function("() => Math.abs(+document.getElementById('chart').dataset.cursor - 2.08) < 1e-6",
+                                    timeout=30_000)
+            shown = chart.evaluate("() => document.getElementById('chart')._fullLayout.xaxis.range")
+            assert shown == pytest.approx([1.5, 3.5]), shown
+            assert len(figures) == loaded, figures[loaded:]  # no figure sent again for a step
+        finally:
+            browser.close()
+
+
 def test_ground_truth_in_chromium(dashboard, tud_job, shared_data):
     """Ground truth beside the job: the scores appear, next-error moves the frame, and a
     screenshot (tests/artifacts/dashboard_ground_truth.png) shows the errors."""
