@@ -130,3 +130,18 @@ def test_clahe_brightens_only_dark_frames(pets: tuple) -> None:
     assert lifted.shape == dark.shape and lifted.mean() > dark.mean() + 10
     with pytest.raises(ValueError, match="low_light"):
         NanoDetPersonDetector(low_light="auto")
+
+
+def test_the_engine_default_finds_more_people_at_dusk(pets: tuple) -> None:
+    """The engine's default low-light handling (CLAHE on dark frames) recovers people a
+    dusk frame hides from the plain detector, at the tracker's first-stage threshold."""
+    from bench.robustness import _dark
+    from peoplepath.engine.settings import EngineSettings
+
+    frames, truth = pets
+    assert EngineSettings().detector_low_light == "clahe"
+    found = {}
+    for mode in ("off", "clahe"):
+        detector = NanoDetPersonDetector(score_threshold=0.45, low_light=mode)
+        found[mode] = sum(count_matches(detector.detect(_dark(frames[f], f)), truth[f]) for f in FRAMES)
+    assert found["clahe"] > found["off"], found
