@@ -14,12 +14,12 @@ from playwright.sync_api import sync_playwright
 
 from peoplepath import client as api
 from tests.long_jobs import long_response, store_job
-from tests.test_browser import REPO, idle, launch, streamlit_server
+from tests.test_browser import REPO, idle, launch, streamlit_server, timeline_frame
 
 TUD_FRAMES = 179
 FRAME_IMG = "[data-testid='stImage'] img"
 ROW_LABELS_JS = """() => {
-    const gd = document.querySelector('.js-plotly-plot'), fl = gd._fullLayout;
+    const gd = document.getElementById('chart'), fl = gd._fullLayout;
     const shown = [...gd.querySelectorAll('.yaxislayer-above .ytick text')].map(t => t.textContent);
     return {rows: [...fl.yaxis.categoryarray], shown, height: fl.height, nrows: fl.yaxis.categoryarray.length,
             px: fl.yaxis._length / Math.max(fl.yaxis.categoryarray.length, 1)};
@@ -58,14 +58,14 @@ def test_long_job_steps_and_rows(running_service, tud_job):
                 page = browser.new_page(viewport={"width": 1440, "height": 1500})
                 page.goto(f"{url}/?job_id={job_id}&t=200000" if name == "long" else f"{url}/?job_id={job_id}&t=0")
                 page.locator(FRAME_IMG).first.wait_for(state="visible", timeout=400_000)
-                page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=300_000)
+                timeline_frame(page, timeout_ms=300_000)
                 idle(page)
                 steps[name] = statistics.median(step_times(page))
                 idle(page)
-                layouts[name] = page.evaluate(ROW_LABELS_JS)
+                layouts[name] = timeline_frame(page).evaluate(ROW_LABELS_JS)
                 # The cursor is at the frame's time.
                 t_ms = int(page.evaluate("() => new URLSearchParams(location.search).get('t')"))
-                page.wait_for_function("t => document.querySelector('.js-plotly-plot')._fullLayout.shapes"
+                timeline_frame(page).wait_for_function("t => document.getElementById('chart')._fullLayout.shapes"
                                        ".some(s => s.type === 'line' && Math.abs(s.x0 - t / 1000) < 1e-6)",
                                        arg=t_ms, timeout=30_000)
                 assert not page.locator("[data-testid='stException']").count()

@@ -125,7 +125,7 @@ def test_player_overlays_each_frame_and_counts_every_key(tmp_path, monkeypatch):
             page.get_by_text("frame 0 of 99").first.wait_for(timeout=30_000)
 
             # Layout: at 1400x900 the frame and the timeline are both in view.
-            plot = page.locator(".js-plotly-plot").first
+            plot = page.locator("iframe[title*='peoplepath_timeline']").first
             plot.wait_for(state="visible", timeout=60_000)
             time.sleep(1.0)
             page.screenshot(path=str(ARTIFACTS / "player_layout.png"))
