@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from peoplepath import overlay, privacy, results
-from peoplepath.video import FrameReader, VideoError
+from peoplepath.video import VideoError
 
 from .loading import BlankFrames, JobData
 
@@ -52,66 +52,42 @@ def best_boxes(data: JobData) -> pd.DataFrame:
 
 
 class Thumbnails:
-    """Thumbnails of one job's persons, cut on demand (the persons of the table page on
-    screen) by a background thread, never in a page run, into `done` as they come.
-    While the page's reader builds the proxy of a long-GOP video, the thread seeks the
-    original through a reader of its own, so it never holds the page's reader."""
+    """Thumbnails of one job's persons, cut by a background thread (never in a page run)
+    into `done` as they come. With a long-GOP video it first waits for the reader's
+    random-access proxy, so cutting does not hold the reader with slow seeks."""
 
     def __init__(self, data: JobData, reader: Any, blur: bool = False) -> None:
         self.done: dict[int, str | None] = {}
-        self._table, self._blur, self._reader = data.table, blur, reader
-        self._boxes = best_boxes(data).set_index("index")
-        self._queue: list[int] = []
-        self._wake = threading.Condition()
-        self._own_reader: FrameReader | None = None
-        threading.Thread(target=self._cut_requested, name="thumbnails", daemon=True).start()
+        self._table, self._blur = data.table, blur
+        self.total = len(data.summary)
+        self._boxes = best_boxes(data)
+        self._reader = reader
+        self._thread = threading.Thread(target=self._cut_all, name="thumbnails", daemon=True)
+        self._thread.start()
 
-    def request(self, indexes: Any) -> None:
-        """Cut these persons' thumbnails next (those not cut or queued yet)."""
-        with self._wake:
-            new = [int(i) for i in indexes if int(i) not in self.done and int(i) not in self._queue]
-            for i in new:
-                if i not in self._boxes.index:
-                    self.done[i] = None  # no person box: nothing to cut
-                else:
-                    self._queue.append(i)
-            self._wake.notify()
+    @property
+    def finished(self) -> bool:
+        return not self._thread.is_alive()
 
-    def pending(self, indexes: Any) -> int:
-        """How many of these persons' thumbnails are still to come."""
-        return sum(int(i) not in self.done for i in indexes)
-
-    def _frames(self) -> Any:
-        if not getattr(self._reader, "building_proxy", False):
-            return self._reader
-        if self._own_reader is None:
-            self._own_reader = FrameReader(self._reader.path, proxy="off", cache_bytes=0)
-        return self._own_reader
-
-    def _cut_requested(self) -> None:
-        while True:
-            with self._wake:
-                while not self._queue:
-                    self._wake.wait()
-                index = self._queue.pop(0)
-            row = self._boxes.loc[index]
-            cut = None
+    def _cut_all(self) -> None:
+        wait = getattr(self._reader, "wait_for_proxy", None)
+        if wait is not None:
+            wait()
+        for row in self._boxes.itertuples(index=False):
             try:
-                image = self._frames().frame_at_ms(int(row.timestamp_ms)).image
-                if self._blur:
-                    image = privacy.blur_faces(image, self._table[self._table["timestamp_ms"] == row.timestamp_ms])
-                cut = thumbnail(image, (row.left, row.top, row.width, row.height))
-            except (VideoError, IndexError, ValueError, OSError):
-                pass  # a frame that does not decode: no thumbnail for this person
-            self.done[index] = cut
-            time.sleep(0)  # let the page's own frames through first
+                image = self._reader.frame_at_ms(int(row.timestamp_ms)).image
+            except (VideoError, IndexError, ValueError):
+                continue  # a frame that does not decode: no thumbnail for this person
+            if self._blur:
+                image = privacy.blur_faces(image, self._table[self._table["timestamp_ms"] == row.timestamp_ms])
+            self.done[int(row.index)] = thumbnail(image, (row.left, row.top, row.width, row.height))
+            time.sleep(0)  # let the page's own frames through the reader first
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def thumbnails(cache_key: str, video_key: str, _data: JobData, _reader: Any, blur: bool = False) -> Thumbnails | None:
-    """The job's thumbnails, cut in the background as pages of the table ask for them
-    (None without a video: blank frames have nothing to show); with `blur`, the faces
-    of each moment blurred."""
+    """The job's thumbnails being cut in the background (None without a video: blank
+    frames have nothing to show); with `blur`, the faces of each moment blurred."""
     if isinstance(_reader, BlankFrames):
         return None
     return Thumbnails(_data, _reader, blur)
@@ -122,21 +98,16 @@ def _heatmap(cache_key: str, _data: JobData) -> np.ndarray:
     return results.heatmap(_data.table)
 
 
-def _people_table(data: JobData, thumbs: Thumbnails | None, *, key: str, live: bool = False) -> None:
-    """One page of the people table, with the thumbnails cut so far; a still table
-    turned to a page still to cut reruns the page, which draws the live one."""
+def _people_table(data: JobData, thumbs: Thumbnails | None, *, key: str) -> None:
+    """One page of the people table, with the thumbnails cut so far."""
     s = data.summary
     pages = max(1, -(-len(s) // PAGE_ROWS))
     top = st.columns([1, 3])
     page = top[0].number_input(f"Page (of {pages})", 1, pages, key=f"{key}_page", step=1) if pages > 1 else 1
     s = s.iloc[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
     ready = thumbs.done if thumbs is not None else {}
-    if thumbs is not None:
-        thumbs.request(s["index"])
-        if thumbs.pending(s["index"]) and not live:
-            st.rerun()
-        if thumbs.pending(s["index"]):
-            top[1].caption(f"Cutting this page's thumbnails in the background: {thumbs.pending(s['index'])} to go")
+    if thumbs is not None and not thumbs.finished:
+        top[1].caption(f"Cutting thumbnails in the background: {len(ready):,} of {thumbs.total:,}")
     table = pd.DataFrame({
         "Person": s["index"].map(lambda i: f"#{i}"),
         "Thumbnail": s["index"].map(lambda i: ready.get(int(i))),
@@ -155,18 +126,13 @@ def _people_table(data: JobData, thumbs: Thumbnails | None, *, key: str, live: b
     })
 
 
-@st.fragment(run_every=1)
+@st.fragment(run_every=2)
 def _live_table(data: JobData, thumbs: Thumbnails, *, key: str) -> None:
-    """The table while its page's thumbnails are being cut: redrawn every second, then
-    once more by a run of the page, which draws the still table."""
-    if not thumbs.pending(_page_indexes(data, key)):
+    """The table while thumbnails are being cut: redrawn every 2 s, then once more by a
+    run of the page, which draws the still table."""
+    if thumbs.finished:
         st.rerun()
-    _people_table(data, thumbs, key=key, live=True)
-
-
-def _page_indexes(data: JobData, key: str) -> Any:
-    page = int(st.session_state.get(f"{key}_page") or 1)
-    return data.summary["index"].iloc[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
+    _people_table(data, thumbs, key=key)
 
 
 _still_table = st.fragment(_people_table)
@@ -181,10 +147,7 @@ def render_people(data: JobData, reader: Any, *, key: str, video_key: str) -> in
     s = data.summary
     blur = st.toggle("Blur faces in thumbnails", key=f"{key}_blur", value=False)
     thumbs = thumbnails(data.cache_key, video_key, data, reader, blur)
-    if thumbs is not None:
-        thumbs.request(_page_indexes(data, key))
-    live = thumbs is not None and thumbs.pending(_page_indexes(data, key))
-    (_live_table if live else _still_table)(data, thumbs, key=key)
+    (_live_table if thumbs is not None and not thumbs.finished else _still_table)(data, thumbs, key=key)
     left, right = st.columns(2)
     with left:
         person = st.selectbox("Path of", s["index"].tolist(), key=f"{key}_path_person", format_func=lambda i: f"#{i}")
