@@ -17,7 +17,7 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Error as PlaywrightError, sync_playwright
 
 from tests.conftest import free_port
 
@@ -119,13 +119,26 @@ TIMELINE = "iframe[title*='peoplepath_timeline']"
 
 
 def timeline_frame(page, timeout_ms: float = 120_000):
-    """The timeline component's frame, once its chart is drawn."""
+    """The timeline component's frame, once its chart is drawn. Streamlit may mount the
+    component's iframe before its document exists, or replace it during a rerun, so this
+    looks again until a frame holds a drawn chart."""
+    deadline = time.monotonic() + timeout_ms / 1000
     iframe = page.locator(TIMELINE).first
     iframe.wait_for(state="visible", timeout=timeout_ms)
-    frame = iframe.element_handle().content_frame()
-    frame.wait_for_function("() => { const c = document.getElementById('chart');"
-                            " return !!(c && c.dataset.figure && c._fullLayout); }", timeout=timeout_ms)
-    return frame
+    while True:
+        handle = iframe.element_handle(timeout=max(1.0, deadline - time.monotonic()) * 1000)
+        frame = handle.content_frame() if handle else None
+        if frame is not None:
+            try:
+                frame.wait_for_function("() => { const c = document.getElementById('chart');"
+                                        " return !!(c && c.dataset.figure && c._fullLayout); }",
+                                        timeout=min(5.0, max(0.5, deadline - time.monotonic())) * 1000)
+                return frame
+            except PlaywrightError:  # timed out, or the frame was detached by a rerun
+                pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the timeline's chart was not drawn within {timeout_ms / 1000:.0f} s")
+        time.sleep(0.25)
 
 
 def timeline_xy(page, x_s: float, axis: str = "yaxis2", y: float = 20) -> tuple[float, float]:
