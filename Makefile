@@ -3,7 +3,7 @@
 # Set up .venv and start the dashboard on the embedded default (local service, no AWS account).
 dashboard:
 	bash scripts/setup.sh
-	.venv/bin/python -m streamlit run app.py
+	.venv/bin/python -m streamlit run dashboard.py
 
 # Set up .venv (with test dependencies and chromium) and run the whole test suite.
 test:

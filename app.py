@@ -1,5 +1,5 @@
-"""PeoplePath dashboard: `streamlit run app.py`. Page layout only; the panels live in
-components/ and the work in the peoplepath core library."""
+"""PeoplePath dashboard page (served by `streamlit run dashboard.py`). Page layout only;
+the panels live in components/ and the work in the peoplepath core library."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from components import loading
 from components.export import render_export
 from components.ground_truth import compare_job, render_gt_source, render_gt_tables, render_scores
 from components.people import render_people
-from components.player import playable_url
+from components.player import playable_url, wait_for_copy
 from components.source import JOB, render_source
 from components.status import render_progress, render_status, render_unfinished
 from components.viewer import FRAME, frame_at_ms, render_viewer
@@ -141,11 +141,14 @@ if st.session_state.get("loaded") != loaded:
 player_url, player_note = None, ""
 if video_path is not None and not isinstance(reader, loading.BlankFrames):
     try:
-        player_url, player_note = playable_url(Path(video_path), reader.info.codec, reader.info.format)
+        player_url, player_note = playable_url(Path(video_path), reader)
     except (VideoError, OSError) as exc:
         player_note = f"The video cannot be played in the browser ({exc}); the exact frame view still works"
 if player_note:
     st.sidebar.caption(player_note)
+if player_url is None and getattr(reader, "building_proxy", False):
+    with st.sidebar:
+        wait_for_copy(reader)
 
 comparison = compare_job(data, reader, gt_file, video_key=str(video_path)) if gt_file else None
 if comparison:

@@ -132,7 +132,7 @@ def main() -> None:
     ap.add_argument("--times", type=int, nargs="+", default=[1, 20, 60])
     ap.add_argument("--pets-json", type=Path, default=Path(tempfile.gettempdir()) / "peoplepath-bench-pets.json",
                     help="the PETS09 job's results (made by running the job once when absent)")
-    ap.add_argument("--app-dir", type=Path, default=REPO, help="the checkout whose app.py runs (to compare)")
+    ap.add_argument("--app-dir", type=Path, default=REPO, help="the checkout whose dashboard.py runs (to compare)")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--video", choices=("both", "with", "without"), default="both")
     args = ap.parse_args()
@@ -150,7 +150,7 @@ def main() -> None:
         # module cold (minutes on a busy machine), which is not the dashboard's cost.
         warm = store_job(service.data_dir, f"bench-warmup-{int(time.time())}", long_response(
             doc, 1, n_frames=PETS_FRAMES, video={"S3Object": {"Bucket": "long", "Name": "absent.mp4"}}))
-        with streamlit_server(args.app_dir / "app.py", {"AWS_ENDPOINT_URL_REKOGNITION": service.endpoint_url,
+        with streamlit_server(args.app_dir / "dashboard.py", {"AWS_ENDPOINT_URL_REKOGNITION": service.endpoint_url,
                                                        "PEOPLEPATH_DATA_DIR": str(service.data_dir)}, work) as url:
             measure(url, warm, 1, streamlit_pid(int(url.rsplit(":", 1)[1])))
         for with_video in modes:
@@ -169,7 +169,7 @@ def main() -> None:
                 del resp
                 env = {"AWS_ENDPOINT_URL_REKOGNITION": service.endpoint_url, "PEOPLEPATH_DATA_DIR": str(service.data_dir),
                        "XDG_CACHE_HOME": str(work / f"cache-{job_id}")}  # no proxy yet: a first open
-                with streamlit_server(args.app_dir / "app.py", env, work) as url:
+                with streamlit_server(args.app_dir / "dashboard.py", env, work) as url:
                     pid = streamlit_pid(int(url.rsplit(":", 1)[1]))
                     result = measure(url, job_id, args.steps, pid)
                     _, result["rss_peak"] = rss_mb(pid)

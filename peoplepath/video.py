@@ -461,6 +461,10 @@ class _Seeker:
         self._current: av.VideoFrame | None = None  # the last frame decoded ...
         self._pos = -1  # ... and its position
 
+    @property
+    def path(self) -> Path:
+        return self._path
+
     def close(self) -> None:
         self._container.close()
 
@@ -582,8 +586,23 @@ class FrameReader:
         return self._builder is not None and self._builder.is_alive()
 
     @property
+    def proxy_path(self) -> Path | None:
+        """The proxy file in use, if any."""
+        proxy = self._proxy
+        return proxy.path if proxy is not None else None
+
+    @property
     def cache_used_bytes(self) -> int:
         return self._cached_bytes
+
+    def start_proxy(self) -> None:
+        """Build the proxy in a background thread, unless one is in use or under way (or
+        the reader is closed); the reader switches to it when it is ready."""
+        with self._lock:
+            if self._proxy is not None or self.building_proxy or self._stop.is_set():
+                return
+            self._builder = threading.Thread(target=self._build_in_background, name="proxy-build", daemon=True)
+            self._builder.start()
 
     def wait_for_proxy(self, timeout: float | None = None) -> bool:
         """Block until a background proxy build ends; True if a proxy is in use."""

@@ -60,10 +60,10 @@ def streamlit_server(script: Path, env: dict[str, str], log_dir: Path, drop: tup
 
 @pytest.fixture
 def dashboard(running_service):
-    """`streamlit run app.py` on a free port, pointed at the running service."""
+    """`streamlit run dashboard.py` on a free port, pointed at the running service."""
     env = {"AWS_ENDPOINT_URL_REKOGNITION": running_service.endpoint_url,
            "PEOPLEPATH_DATA_DIR": str(running_service.data_dir)}
-    with streamlit_server(REPO / "app.py", env, running_service.data_dir) as url:
+    with streamlit_server(REPO / "dashboard.py", env, running_service.data_dir) as url:
         yield url
 
 

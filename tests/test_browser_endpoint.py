@@ -22,9 +22,9 @@ BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgr
 
 
 def streamlit_app(env: dict[str, str], log_dir: Path) -> ContextManager[str]:
-    """`streamlit run app.py` on a free port with `env` added and no endpoint variables of
+    """`streamlit run dashboard.py` on a free port with `env` added and no endpoint variables of
     this process's own; yields its URL."""
-    return streamlit_server(REPO / "app.py", env, log_dir, drop=("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_REKOGNITION"))
+    return streamlit_server(REPO / "dashboard.py", env, log_dir, drop=("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_REKOGNITION"))
 
 
 def not_blank(png: bytes) -> tuple[float, float]:

@@ -50,7 +50,7 @@ def test_long_job_steps_and_rows(running_service, tud_job):
                      long_response(doc, 60, n_frames=TUD_FRAMES, video=absent))
     env = {"AWS_ENDPOINT_URL_REKOGNITION": running_service.endpoint_url,
            "PEOPLEPATH_DATA_DIR": str(running_service.data_dir)}
-    with streamlit_server(REPO / "app.py", env, running_service.data_dir) as url, sync_playwright() as pw:
+    with streamlit_server(REPO / "dashboard.py", env, running_service.data_dir) as url, sync_playwright() as pw:
         browser = launch(pw)
         try:
             steps, layouts = {}, {}

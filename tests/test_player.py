@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 
 import cv2
 import numpy as np
@@ -191,5 +193,19 @@ def test_player_overlays_each_frame_and_counts_every_key(tmp_path, monkeypatch):
             player.wait_for_function("f => +document.body.dataset.frame === f", arg=start + 11, timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "player.png"))
             assert not page.locator("[data-testid='stException']").count()
+            # The video came from the dashboard's video route, straight from the file on
+            # disk: a Range request gets exactly those bytes of it, an unknown token nothing.
+            src = player.evaluate("() => document.querySelector('video').src")
+            assert "/peoplepath/video/" in src, src
+            part = ranged(src, 1000, 1999)  # the test video is H.264 in MP4: played as it is
+            assert part.status == 206 and part.headers["Content-Range"] == f"bytes 1000-1999/{video.stat().st_size}"
+            assert part.read() == video.read_bytes()[1000:2000]
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                ranged(src.replace("/video/", "/video/0"), 0, 9)
         finally:
             browser.close()
+
+
+def ranged(url: str, first: int, last: int):
+    """GET bytes first..last of `url`."""
+    return urllib.request.urlopen(urllib.request.Request(url, headers={"Range": f"bytes={first}-{last}"}), timeout=30)

@@ -157,9 +157,9 @@ def retry(act, check, attempts: int = 3) -> None:
 
 @pytest.fixture
 def dashboard_on_archive(tmp_path):
-    """`streamlit run app.py` on a free port, and a made-up archive (drawn on blank frames)."""
+    """`streamlit run dashboard.py` on a free port, and a made-up archive (drawn on blank frames)."""
     archive = write_archive(tmp_path / "walk.json", n_frames=60)
-    with streamlit_server(REPO / "app.py", {"PEOPLEPATH_DATA_DIR": str(tmp_path / "data")}, tmp_path) as url:
+    with streamlit_server(REPO / "dashboard.py", {"PEOPLEPATH_DATA_DIR": str(tmp_path / "data")}, tmp_path) as url:
         yield url, archive
 
 

@@ -2,9 +2,9 @@
 and player.js, no build step) that plays the browser-playable video with the detections
 drawn over it, frame by frame, and reports the current frame back to the page.
 
-The video reaches the browser through Streamlit's own media endpoint (Range requests;
-no other server, works offline). Detections go to the browser per frame for a window
-around the current time (the whole job when it is small)."""
+The video reaches the browser from disk, through the dashboard server's video route
+(components/video_route.py; Range requests, works offline). Detections go to the browser
+per frame for a window around the current time (the whole job when it is small)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 
+from components import video_route
 from peoplepath import overlay
+from peoplepath.video import FrameReader
 
 _component = components.declare_component("peoplepath_player", path=str(Path(__file__).parent / "frontend"))
 WHOLE_JOB_ROWS = 20_000  # up to this many detections are all sent; above, a window
 WINDOW_S = 60.0  # seconds either side of the current time
-MAX_MEDIA_BYTES = 1 << 30  # larger videos stay in the exact-frame view (the media endpoint holds files in memory)
+SHORT_PIXELS = 450 * 1280 * 720  # up to this many pixels (about 2 s of encoding), a copy is made in the page run
 
 
 def frame_times(times_ms: np.ndarray, fps: float) -> dict[str, Any]:
@@ -72,26 +74,28 @@ def render_player(*, url: str, table: pd.DataFrame, det_frames: np.ndarray, time
     )
 
 
-def playable_url(path: Path, codec: str, container: str) -> tuple[str | None, str]:
-    """A URL the browser plays `path` from (the original when it is H.264 in MP4/MOV,
-    else its H.264 proxy, built once), registered with Streamlit's media endpoint; or
-    None and why. Call it in the main script run (not a fragment), once per run."""
-    from streamlit import runtime
-
-    from peoplepath.video import build_proxy
-
-    playable = path
-    if codec.lower() not in ("h264", "avc1") or "mov" not in container.lower():
+def playable_url(path: Path, reader: FrameReader) -> tuple[str | None, str]:
+    """A URL the browser plays `path` from, or None and why. The original when it is
+    H.264 in MP4/MOV; else its H.264 proxy: built here when the video is short, in the
+    background otherwise (the Play view comes once it is ready; see `wait_for_copy`)."""
+    if not video_route.mounted():
+        return None, "The player needs the dashboard's server (`streamlit run dashboard.py`); the exact frame view works"
+    info = reader.info
+    if info.codec.lower() in ("h264", "avc1") and "mov" in info.format.lower():
+        return video_route.register(path), ""
+    reader.start_proxy()  # the reader's proxy is H.264 in MP4 (and its seeks are quicker)
+    if reader.proxy_path is None and len(reader.timestamps_ms) * info.width * info.height <= SHORT_PIXELS:
         with st.spinner("Making a browser-playable H.264 copy of the video (once)..."):
-            playable = build_proxy(path)
-    size = playable.stat().st_size
-    if size > MAX_MEDIA_BYTES:
-        return None, f"The video is {size / 2**30:.1f} GiB: the player takes up to 1 GiB; use the exact frame view"
-    data = _read(str(playable), playable.stat().st_mtime_ns)
-    return runtime.get_instance().media_file_mgr.add(data, "video/mp4", "peoplepath-player"), ""
+            reader.wait_for_proxy()
+    if reader.proxy_path is not None:
+        return video_route.register(reader.proxy_path), ""
+    if reader.building_proxy:
+        return None, "A browser-playable copy of the video is being made in the background; Play comes when it is ready"
+    return None, "No browser-playable copy of the video could be made; the exact frame view works"
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _read(path: str, mtime_ns: int) -> bytes:
-    return Path(path).read_bytes()
-
+@st.fragment(run_every=2.0)
+def wait_for_copy(reader: FrameReader) -> None:
+    """While the reader builds its proxy, look every 2 s; rerun the page when it is ready."""
+    if not reader.building_proxy:
+        st.rerun()
