@@ -136,6 +136,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--video", choices=("both", "with", "without"), default="both")
     args = ap.parse_args()
+    script = args.app_dir / "dashboard.py"
+    script = script if script.is_file() else args.app_dir / "app.py"  # checkouts before dashboard.py
 
     work = Path(tempfile.mkdtemp(prefix="peoplepath-bench-dash-"))
     service = ServiceHandle(work / "service", free_port())
@@ -150,7 +152,7 @@ def main() -> None:
         # module cold (minutes on a busy machine), which is not the dashboard's cost.
         warm = store_job(service.data_dir, f"bench-warmup-{int(time.time())}", long_response(
             doc, 1, n_frames=PETS_FRAMES, video={"S3Object": {"Bucket": "long", "Name": "absent.mp4"}}))
-        with streamlit_server(args.app_dir / "dashboard.py", {"AWS_ENDPOINT_URL_REKOGNITION": service.endpoint_url,
+        with streamlit_server(script, {"AWS_ENDPOINT_URL_REKOGNITION": service.endpoint_url,
                                                        "PEOPLEPATH_DATA_DIR": str(service.data_dir)}, work) as url:
             measure(url, warm, 1, streamlit_pid(int(url.rsplit(":", 1)[1])))
         for with_video in modes:
@@ -169,7 +171,7 @@ def main() -> None:
                 del resp
                 env = {"AWS_ENDPOINT_URL_REKOGNITION": service.endpoint_url, "PEOPLEPATH_DATA_DIR": str(service.data_dir),
                        "XDG_CACHE_HOME": str(work / f"cache-{job_id}")}  # no proxy yet: a first open
-                with streamlit_server(args.app_dir / "dashboard.py", env, work) as url:
+                with streamlit_server(script, env, work) as url:
                     pid = streamlit_pid(int(url.rsplit(":", 1)[1]))
                     result = measure(url, job_id, args.steps, pid)
                     _, result["rss_peak"] = rss_mb(pid)

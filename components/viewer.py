@@ -159,7 +159,7 @@ def render_viewer(data: JobData, reader: Any, *, key: str, gt: ground_truth.Comp
                 fps=float(reader.info.fps), size=(reader.info.width, reader.info.height),
                 frame=st.session_state[f"{key}_seek_at"], seek=st.session_state[SEEK], current=index,
                 boxes=boxes, faces=faces, max_height=FRAME_HEIGHT, key=f"{key}_player",
-                on_change=lambda: _from_player(f"{key}_player", n))
+                detections_key=f"{data.cache_key}|{persons}", on_change=lambda: _from_player(f"{key}_player", n))
             caption = f"frame {index} of {n - 1} · {timestamp_ms / 1000:.3f} s · {len(rows)} detection(s)"
             st.caption(caption + (ground_truth.frame_caption(gt, index) if gt else ""))
         else:

@@ -18,6 +18,7 @@ from playwright.sync_api import sync_playwright
 
 from peoplepath import contract
 from tests.test_browser_endpoint import ARTIFACTS, BROWSER_ARGS, CHROMIUM, streamlit_app
+from tests.test_browser import TIMELINE, timeline_frame
 from tests import videos
 from tests.videos import BITS, BLOCK, TOP, read_number, write_pyav
 
@@ -127,8 +128,8 @@ def test_player_overlays_each_frame_and_counts_every_key(tmp_path, monkeypatch):
             page.get_by_text("frame 0 of 99").first.wait_for(timeout=30_000)
 
             # Layout: at 1400x900 the frame and the timeline are both in view.
-            plot = page.locator("iframe[title*='peoplepath_timeline']").first
-            plot.wait_for(state="visible", timeout=60_000)
+            timeline_frame(page, timeout_ms=60_000)
+            plot = page.locator(TIMELINE).first
             time.sleep(1.0)
             page.screenshot(path=str(ARTIFACTS / "player_layout.png"))
             frame_box, plot_box = iframe.bounding_box(), plot.bounding_box()

@@ -8,6 +8,7 @@ per frame for a window around the current time (the whole job when it is small).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,6 +18,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from components import video_route
+from components.media import json_url
 from peoplepath import overlay
 from peoplepath.video import FrameReader
 
@@ -56,18 +58,30 @@ def window(n_rows: int, frame: int, fps: float, n_frames: int) -> tuple[int, int
     return max(0, frame - span), min(n_frames - 1, frame + span)
 
 
+def _detections_json(table: pd.DataFrame, det_frames: np.ndarray, lo: int, hi: int, *, ident: str, key: str) -> bytes:
+    """per_frame(...) as JSON, built once per (ident, window) (a few kept per session)."""
+    memo: dict = st.session_state.setdefault(f"{key}_detections", {})
+    if (ident, lo, hi) not in memo:
+        while len(memo) >= 4:
+            memo.pop(next(iter(memo)))
+        memo[(ident, lo, hi)] = json.dumps(per_frame(table, det_frames, lo, hi), separators=(",", ":")).encode()
+    return memo[(ident, lo, hi)]
+
+
 def render_player(*, url: str, table: pd.DataFrame, det_frames: np.ndarray, times_ms: np.ndarray, fps: float,
                   size: tuple[int, int], frame: int, seek: int, current: int, boxes: bool, faces: bool,
-                  max_height: int, key: str, on_change: Callable[[], None]) -> None:
+                  max_height: int, key: str, detections_key: str, on_change: Callable[[], None]) -> None:
     """The player; a new `seek` number makes it go to `frame` (the page moved it).
-    `current` (the page's frame) only picks the window of detections sent, in steps of
-    half a window, so that while it plays the arguments stay the same and Streamlit sends
-    nothing. Its reports land in `st.session_state[key]` ({"frame", "t_ms", "playing"})
-    and call `on_change`."""
+    `current` (the page's frame) only picks the window of detections, in steps of half a
+    window; the window reaches the browser by URL (fetched once per window; the
+    detections of `table` are named by `detections_key`), so a step or a played frame
+    sends only a few numbers. Its reports land in `st.session_state[key]` ({"frame",
+    "t_ms", "playing"}) and call `on_change`."""
     half = int(WINDOW_S * (fps or 25.0)) // 2 or 1
     lo, hi = window(len(table), current // half * half, fps, len(times_ms))
+    detections = _detections_json(table, det_frames, lo, hi, ident=detections_key, key=key)
     _component(
-        url=url, **frame_times(np.asarray(times_ms), fps), frames=per_frame(table, det_frames, lo, hi),
+        url=url, **frame_times(np.asarray(times_ms), fps), frames_url=json_url(detections, name=f"player-{key}"),
         frame=int(frame), seek=int(seek), width=int(size[0]), height=int(size[1]), boxes=boxes, faces=faces,
         max_height=int(max_height), colours=[overlay.color_hex(i) for i in range(20)], key=key,
         on_change=on_change, default=None,

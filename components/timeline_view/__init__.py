@@ -16,19 +16,12 @@ from typing import Any, Callable
 import plotly
 import streamlit.components.v1 as components
 
+from components.media import json_url
+
 _component = components.declare_component("peoplepath_timeline", path=str(Path(__file__).parent / "frontend"))
 _plotly_files = components.declare_component(
     "peoplepath_plotly_js", path=str(Path(plotly.__file__).parent / "package_data"))
 PLOTLY_JS = f"../{_plotly_files.name}/plotly.min.js"  # relative to the timeline's own frame
-
-
-def figure_url(figure_json: bytes, *, key: str) -> str:
-    """The URL the browser fetches `figure_json` from (Streamlit's media endpoint; the
-    same bytes give the same URL). Call it in every run that draws the timeline: the
-    endpoint keeps a file while a run of the session refers to it."""
-    from streamlit import runtime
-
-    return runtime.get_instance().media_file_mgr.add(figure_json, "application/json", f"peoplepath-timeline-{key}")
 
 
 def render_timeline_view(*, figure_json: bytes, t_ms: int, height: int, key: str,
@@ -36,5 +29,6 @@ def render_timeline_view(*, figure_json: bytes, t_ms: int, height: int, key: str
     """The chart of `figure_json` (a plotly figure whose cursor lines are the shapes
     named "cursor") with its cursor at `t_ms`, `height` px tall. Its latest click lands
     in `st.session_state[key]` as {"t_ms", "person", "n", "at"} and calls `on_change`."""
-    return _component(figure=figure_url(figure_json, key=key), t=t_ms / 1000, height=int(height), plotly=PLOTLY_JS,
+    return _component(figure=json_url(figure_json, name=f"timeline-{key}"), t=t_ms / 1000, height=int(height),
+                      plotly=PLOTLY_JS,
                       key=key, default=None, on_change=on_change)

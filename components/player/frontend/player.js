@@ -17,6 +17,7 @@ const errorLabel = document.getElementById("error");
 let args = null;          // the latest render arguments
 let times = [];           // every frame's timestamp (ms)
 let frames = {};          // frame index -> [[index, l, t, w, h, fl, ft, fw, fh], ...]
+let framesUrl = null;     // where `frames` came from (the page's window of detections)
 let current = 0;          // the frame presented now
 let target = null;        // the frame a queued step is going to
 let lastSeek = null;      // the page's last seek request
@@ -232,12 +233,27 @@ try {  // the page is the same origin: its keys step the player too
 } catch (e) { parentDoc = null; }
 
 // ------------------------------------------------------------------ render
+// The window of detections, fetched once per window from the page's media endpoint.
+async function loadFrames(url) {
+  framesUrl = url;
+  try {
+    const reply = await fetch(url);
+    if (!reply.ok) throw new Error("detections could not be fetched (" + reply.status + ")");
+    const loaded = await reply.json();
+    if (url !== framesUrl) return;  // a newer window was asked for meanwhile
+    frames = loaded;
+    if (video.paused && target === null) show(null);
+  } catch (e) {
+    errorLabel.textContent = String(e);
+  }
+}
+
 function render(a) {
   const first = args === null;
   const newVideo = first || a.url !== args.url;
   args = a;
   times = frameTimes(a);
-  frames = a.frames || {};
+  if (a.frames_url !== framesUrl) loadFrames(a.frames_url);
   if (newVideo) {
     video.src = a.url;
     current = Math.min(a.frame, times.length - 1);
