@@ -21,6 +21,7 @@ from peoplepath import client as api
 from peoplepath import contract
 from peoplepath.video import VideoError
 
+KEPT_WIDGET_STATE = ("zones_on_video", "zones_name", "people_blur", "people_page", "people_path_person")
 HINTS = {
     "ResourceNotFoundException": "No job with this JobId on this endpoint.",
     "AccessDeniedException": "The endpoint refused these credentials.",
@@ -155,13 +156,22 @@ if comparison:
     render_scores(comparison, key="gt_scores")
 t_ms = render_viewer(data, reader, key="viewer", gt=comparison, player_url=player_url,
                      extra_layers=geometry_layers(key="zones"), marks=crossing_marks(data))
-tabs = st.tabs(["People", "Export", "Lines & zones"] + (["Ground truth"] if comparison else []))
-with tabs[0]:
-    render_people(data, reader, key="people", video_key=str(video_path))
-with tabs[1]:
-    render_export(data, reader, key="export", t_ms=t_ms or 0)
-with tabs[2]:
-    render_zones(data, reader, key="zones")
-if comparison:
+# Only the open tab runs (and reaches the browser): the others' charts, frames and tables
+# would cost every step. Settings that the page uses outside their tab are kept.
+for kept in KEPT_WIDGET_STATE:
+    if kept in st.session_state:
+        st.session_state[kept] = st.session_state[kept]
+tabs = st.tabs(["People", "Export", "Lines & zones"] + (["Ground truth"] if comparison else []),
+               key="tabs", on_change="rerun")
+if tabs[0].open:
+    with tabs[0]:
+        render_people(data, reader, key="people", video_key=str(video_path))
+if tabs[1].open:
+    with tabs[1]:
+        render_export(data, reader, key="export", t_ms=t_ms or 0)
+if tabs[2].open:
+    with tabs[2]:
+        render_zones(data, reader, key="zones")
+if comparison and tabs[3].open:
     with tabs[3]:
         render_gt_tables(comparison, key="gt_tables")

@@ -37,7 +37,8 @@ def open_archive(path: Path, **query: str) -> AppTest:
     at.run()
     at.sidebar.radio(key="source_kind").set_value("Archived file").run()
     at.sidebar.text_input(key="source_archive_path").input(str(path)).run()
-    return at
+    at.session_state["tabs"] = "Lines & zones"  # only the open tab runs
+    return at.run()
 
 
 def qp(at: AppTest, name: str) -> str | None:
@@ -175,3 +176,19 @@ def test_geometry_is_drawn_where_it_is():
     assert tuple(out[240, 320]) == overlay.GeometryAnnotator.LINE  # the door's middle
     assert out[400, 100].any() and not out[100, 100].any()  # zone "left" is tinted, above it nothing
     assert tuple(out[48, 576]) == overlay.GeometryAnnotator.DRAFT  # the placed point
+
+
+def test_only_the_open_tab_runs_and_its_settings_outlive_it(tmp_path):
+    """The tabs run lazily (a hidden tab's charts and frame would cost every step); a
+    setting the page uses outside the tab (the geometry on the video) is kept."""
+    geometry = analytics.parse_geometry(GEOMETRY_DOC)
+    at = open_archive(write_archive(tmp_path / "a.json", n_frames=100), geo=analytics.encode_geometry(geometry))
+    assert "door: in / out" in {m.label for m in at.metric}
+    at.toggle(key="zones_on_video").set_value(False).run()
+    at.session_state["tabs"] = "People"
+    at.run()
+    assert not at.exception and "door: in / out" not in {m.label for m in at.metric}
+    assert at.session_state["zones_on_video"] is False
+    at.session_state["tabs"] = "Lines & zones"
+    at.run()
+    assert at.toggle(key="zones_on_video").value is False and "door: in / out" in {m.label for m in at.metric}
