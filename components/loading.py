@@ -127,19 +127,19 @@ def fetch(endpoint: Endpoint, job_id: str) -> JobData:
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _fetch(endpoint: Endpoint, env_url: str, job_id: str) -> JobData:
     bar = st.progress(0.0, text=f"Fetching the results of {job_id}...")
-    pages: list = []  # one compact Arrow table per page; each page's dicts are dropped
+    pages: list = []  # one compact table per page; each page's dicts and Arrow records are dropped
 
     def progress(n: int) -> None:
         bar.progress(min(0.95, 1 - 1 / (1 + n / 5000)), text=f"Fetched {n:,} detections...")
 
     try:
         job = api.fetch_job(get_client(endpoint), job_id, progress=progress,
-                            on_persons=lambda persons: pages.append(results.records(persons)))
+                            on_persons=lambda persons: pages.append(results.build_table(results.records(persons))))
     finally:
         bar.empty()
     if job.job_status != "SUCCEEDED":
         raise NotFinished(job)
-    return _derive(job, results.table_from_job(job, pages), "api", f"api:{job_id}")
+    return _derive(job, results.table_from_parts(job, pages), "api", f"api:{job_id}")
 
 
 def job_status(endpoint: Endpoint, job_id: str) -> api.JobResult:

@@ -109,20 +109,40 @@ def build_table(
     table = pd.DataFrame(cols, copy=False)  # the arrays are ours: no copy into consolidated blocks
     if width and height:
         add_pixels(table, width, height)
+    return _in_order(table)
+
+
+def _in_order(table: pd.DataFrame) -> pd.DataFrame:
+    """The table sorted by time then Index (as it is, when it already is)."""
+    ts, idx = table["timestamp_ms"].to_numpy(), table["index"].to_numpy()
     dts = np.diff(ts)
-    if n and not (np.all(dts >= 0) and np.all((dts > 0) | (np.diff(idx) >= 0))):
+    if len(ts) and not (np.all(dts >= 0) and np.all((dts > 0) | (np.diff(idx) >= 0))):
         table = table.iloc[np.lexsort((idx, ts))].reset_index(drop=True)
     return table
 
 
-def table_from_job(job: Any, pages: Sequence[pa.Table] | None = None) -> pd.DataFrame:
-    """`build_table` for a `client.JobResult` (or its `pages` of `records()`, when it
-    was fetched streaming), sized and timed by its VideoMetadata."""
+def table_from_parts(job: Any, parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """`table_from_job` for a job fetched streaming whose every page became a table at
+    once (`build_table(records(page))`, no size or rate), so that no page's records
+    outlive it (a long job's Arrow pages cost more than its table): the parts joined,
+    then framed, sized and sorted by its VideoMetadata."""
     meta = job.video_metadata or {}
-    return build_table(
-        job.persons if pages is None else list(pages) or [],
-        width=meta.get("FrameWidth"), height=meta.get("FrameHeight"), fps=meta.get("FrameRate"),
-    )
+    width, height, fps = meta.get("FrameWidth"), meta.get("FrameHeight"), meta.get("FrameRate")
+    if not parts:
+        return build_table([], width=width, height=height, fps=fps)
+    table = pd.concat(list(parts), ignore_index=True, sort=False)
+    if fps:
+        table.insert(2, "frame", ms_to_frames(table["timestamp_ms"].to_numpy(), fps).astype(np.int32))
+    if width and height:
+        add_pixels(table, width, height)
+    return _in_order(table)
+
+
+def table_from_job(job: Any) -> pd.DataFrame:
+    """`build_table` for a `client.JobResult`, sized and timed by its VideoMetadata."""
+    meta = job.video_metadata or {}
+    return build_table(job.persons, width=meta.get("FrameWidth"), height=meta.get("FrameHeight"),
+                       fps=meta.get("FrameRate"))
 
 
 def _np(arr: Any, dtype: Any) -> np.ndarray:

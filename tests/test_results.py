@@ -140,17 +140,17 @@ def test_real_service_pages(running_service, tud_job, shared_data):
 
 
 def test_streamed_pages_build_the_same_compact_table(running_service, tud_job):
-    """fetch_job(on_persons=...) hands each page over and keeps none; the table built
-    from one Arrow table a page equals the one built from all records at once, with
-    compact columns (int32 Index and frame, float32 pixels)."""
+    """fetch_job(on_persons=...) hands each page over and keeps none; the table joined
+    from one table a page (as the dashboard builds them) equals the one built from all
+    records at once, with compact columns (int32 Index and frame, float32 pixels)."""
     c = api.make_client(running_service.endpoint_url)
     whole = api.fetch_job(c, tud_job)
     pages, seen = [], []
     streamed = api.fetch_job(c, tud_job, page_size=97, progress=seen.append,
-                             on_persons=lambda persons: pages.append(results.records(persons)))
+                             on_persons=lambda persons: pages.append(results.build_table(results.records(persons))))
     assert streamed.persons == [] and len(pages) == streamed.pages == -(-len(whole.persons) // 97)
-    assert seen[-1] == len(whole.persons) == sum(p.num_rows for p in pages)
-    a, b = results.table_from_job(whole), results.table_from_job(streamed, pages)
+    assert seen[-1] == len(whole.persons) == sum(len(p) for p in pages)
+    a, b = results.table_from_job(whole), results.table_from_parts(streamed, pages)
     pd.testing.assert_frame_equal(a, b)
     assert a["index"].dtype == np.int32 and a["frame"].dtype == np.int32 and a["x1"].dtype == np.float32
     assert a["left"].dtype == np.float64  # ratios stay as the API said them (exports round-trip)
