@@ -596,10 +596,11 @@ class FrameReader:
         return self._cached_bytes
 
     def start_proxy(self) -> None:
-        """Build the proxy in a background thread, unless one is in use or under way (or
-        the reader is closed); the reader switches to it when it is ready."""
+        """Build the proxy in a background thread, unless one is in use or was tried
+        already (a failed build is not retried at every call), or the reader is closed;
+        the reader switches to it when it is ready."""
         with self._lock:
-            if self._proxy is not None or self.building_proxy or self._stop.is_set():
+            if self._proxy is not None or self._builder is not None or self._stop.is_set():
                 return
             self._builder = threading.Thread(target=self._build_in_background, name="proxy-build", daemon=True)
             self._builder.start()
