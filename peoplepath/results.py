@@ -59,14 +59,14 @@ def records(persons: Sequence[Mapping[str, Any]]) -> pa.Table:
 
 
 def build_table(
-    persons: Sequence[Mapping[str, Any]] | pa.Table | Sequence[pa.Table],
+    persons: Sequence[Mapping[str, Any]] | pa.Table,
     *,
     width: int | None = None,
     height: int | None = None,
     fps: float | None = None,
 ) -> pd.DataFrame:
     """The detections table: one row per `PersonDetection`, sorted by time then Index.
-    `persons` are the records themselves, or `records()` tables of them (one a page).
+    `persons` are the records themselves, or their `records()` table.
 
     Columns: timestamp_ms, index (int32), frame (0-based, int32, when `fps` is known),
     has_box, left, top, width, height (ratios), x1, y1, x2, y2 (pixels, float32, when
@@ -75,12 +75,7 @@ def build_table(
     others when present), pose_roll, pose_yaw, pose_pitch, brightness, sharpness.
     Absent values are NaN (not json_normalize: no per-record Python work).
     """
-    if isinstance(persons, pa.Table):
-        arrow = persons
-    elif len(persons) and all(isinstance(t, pa.Table) for t in persons):
-        arrow = pa.concat_tables(list(persons))  # type: ignore[arg-type]
-    else:
-        arrow = records(persons)  # type: ignore[arg-type]
+    arrow = persons if isinstance(persons, pa.Table) else records(persons)
     n = arrow.num_rows
     if n and arrow.column("Timestamp").null_count:
         raise ValueError("Every PersonDetection needs a Timestamp")

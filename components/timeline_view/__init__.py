@@ -30,5 +30,4 @@ def render_timeline_view(*, figure_json: bytes, t_ms: int, height: int, key: str
     named "cursor") with its cursor at `t_ms`, `height` px tall. Its latest click lands
     in `st.session_state[key]` as {"t_ms", "person", "n", "at"} and calls `on_change`."""
     return _component(figure=json_url(figure_json, name=f"timeline-{key}"), t=t_ms / 1000, height=int(height),
-                      plotly=PLOTLY_JS,
-                      key=key, default=None, on_change=on_change)
+                      plotly=PLOTLY_JS, key=key, default=None, on_change=on_change)
