@@ -144,7 +144,7 @@ def _fetch(endpoint: Endpoint, env_url: str, job_id: str) -> JobData:
 
 def job_status(endpoint: Endpoint, job_id: str) -> api.JobResult:
     """The job's status and metadata, one small uncached call (for polling)."""
-    return api.fetch_job(get_client(endpoint), job_id, page_size=1)
+    return api.fetch_status(get_client(endpoint), job_id)
 
 
 def job_progress(endpoint: Endpoint, job_id: str) -> float | None:

@@ -194,6 +194,17 @@ def fetch_job(
     return _merge(pages, persons, default_job_id=job_id)
 
 
+def fetch_status(client: Any, job_id: str) -> JobResult:
+    """The job's status and metadata from one GetPersonTracking call of one detection
+    (for polling: never pages through a finished job's results)."""
+    if not contract.is_valid_job_id(job_id):
+        raise InvalidJobIdError(job_id)
+    page = _call(client.get_person_tracking, JobId=job_id, MaxResults=1)
+    page.pop("Persons", None)
+    page.pop("NextToken", None)
+    return _merge([page], [], default_job_id=job_id)
+
+
 def start_job(
     client: Any,
     bucket: str,

@@ -33,6 +33,21 @@ def test_fetch_pages_through_the_service(running_service, tud_job):
     assert again.persons == paged.persons and again.job_id == tud_job
 
 
+def test_status_of_a_finished_job_is_one_call(running_service, tud_job):
+    """Polling reads the status from one call, never paging through the results (a
+    finished job of hours would otherwise take one request per detection)."""
+    c = api.make_client(running_service.endpoint_url)
+    calls: list[dict] = []
+    c.meta.events.register("before-parameter-build.rekognition.GetPersonTracking", lambda params, **_: calls.append(dict(params)))
+    job = api.fetch_status(c, tud_job)
+    assert job.job_status == "SUCCEEDED" and job.job_id == tud_job and job.partial is None
+    assert job.video_metadata["FrameWidth"] == 640 and job.persons == []
+    assert len(calls) == 1 and calls[0]["MaxResults"] == 1
+    with pytest.raises(api.ClientCallError) as err:
+        api.fetch_status(c, "no-such-job")
+    assert err.value.code == "ResourceNotFoundException"
+
+
 def test_bad_job_id_is_refused_before_any_call():
     c = api.make_client(f"http://127.0.0.1:{free_port()}", max_attempts=1)  # nothing listens there
     for bad in ("", "has space", "x" * 65, "semi;colon"):
