@@ -10,6 +10,7 @@ import re
 import shutil
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -173,24 +174,29 @@ def fetch_job(
     pages: list[dict[str, Any]] = []
     persons: list[dict[str, Any]] = []
     fetched = 0
-    while True:
-        page = _call(client.get_person_tracking, **params)
-        page_persons = page.pop("Persons", None) or []
-        pages.append(page)
-        if page.get("JobStatus") != "SUCCEEDED":
-            break
-        fetched += len(page_persons)
-        if on_persons is not None:
-            on_persons(page_persons)
-        else:
-            persons.extend(page_persons)
-        del page_persons
-        if progress is not None:
-            progress(fetched)
-        token = page.get("NextToken")
-        if not token:
-            break
-        params["NextToken"] = token
+    # The next page is requested while this one is handed over: the endpoint's work and
+    # the wire overlap the caller's (a long job is hundreds of pages).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="peoplepath-fetch") as ahead:
+        pending = ahead.submit(_call, client.get_person_tracking, **params)
+        while True:
+            page = pending.result()
+            page_persons = page.pop("Persons", None) or []
+            pages.append(page)
+            if page.get("JobStatus") != "SUCCEEDED":
+                break
+            token = page.get("NextToken")
+            if token:
+                pending = ahead.submit(_call, client.get_person_tracking, **{**params, "NextToken": token})
+            fetched += len(page_persons)
+            if on_persons is not None:
+                on_persons(page_persons)
+            else:
+                persons.extend(page_persons)
+            del page_persons
+            if progress is not None:
+                progress(fetched)
+            if not token:
+                break
     return _merge(pages, persons, default_job_id=job_id)
 
 

@@ -33,6 +33,27 @@ def test_fetch_pages_through_the_service(running_service, tud_job):
     assert again.persons == paged.persons and again.job_id == tud_job
 
 
+def test_next_page_is_requested_while_this_one_is_handed_over(running_service, tud_job):
+    c = api.make_client(running_service.endpoint_url)
+    requests: list[dict] = []
+    c.meta.events.register("before-parameter-build.rekognition.GetPersonTracking",
+                           lambda params, **_: requests.append(dict(params)))
+    seen_while_handing: list[int] = []
+
+    def on_persons(persons: list) -> None:
+        # While a full page k is handled, page k + 1 is already requested (waits at most 10 s).
+        deadline = time.monotonic() + 10
+        while (len(persons) == 97 and len(requests) <= len(seen_while_handing) + 1
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        seen_while_handing.append(len(requests))
+
+    job = api.fetch_job(c, tud_job, page_size=97, on_persons=on_persons)
+    assert job.pages > 3 and len(requests) == job.pages  # no request beyond the last page
+    assert seen_while_handing[:-1] == list(range(2, job.pages + 1))
+    assert seen_while_handing[-1] == job.pages
+
+
 def test_status_of_a_finished_job_is_one_call(running_service, tud_job):
     """Polling reads the status from one call, never paging through the results (a
     finished job of hours would otherwise take one request per detection)."""
