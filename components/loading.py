@@ -134,7 +134,8 @@ def _fetch(endpoint: Endpoint, env_url: str, job_id: str) -> JobData:
 
     try:
         job = api.fetch_job(get_client(endpoint), job_id, progress=progress,
-                            on_persons=lambda persons: pages.append(results.build_table(results.records(persons))))
+                            on_persons=lambda persons: pages.append(results.build_table(persons)),
+                            persons_schema=results.RECORD_SCHEMA)
     finally:
         bar.empty()
     if job.job_status != "SUCCEEDED":

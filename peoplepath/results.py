@@ -31,7 +31,7 @@ def _struct(*names: str) -> pa.DataType:
 
 _BOX = _struct(*_BOX_KEYS)
 # What GetPersonTracking carries that the table keeps; other face attributes are ignored.
-_SCHEMA = pa.schema([
+RECORD_SCHEMA = pa.schema([
     ("Timestamp", pa.int64()),
     ("Person", pa.struct([
         ("Index", pa.int64()),
@@ -53,7 +53,7 @@ def records(persons: Sequence[Mapping[str, Any]]) -> pa.Table:
     become nulls). One per page, dropping the page's dicts, keeps a long job's records
     out of memory while it is fetched."""
     try:
-        return pa.Table.from_pylist(list(persons), schema=_SCHEMA)
+        return pa.Table.from_pylist(list(persons), schema=RECORD_SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise ValueError(f"Persons do not match GetPersonTracking's shape: {exc}") from exc
 

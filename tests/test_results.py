@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from peoplepath import client as api
@@ -160,3 +161,37 @@ def test_streamed_pages_build_the_same_compact_table(running_service, tud_job):
     # records are those botocore's own parser gives.
     plain = api.make_client(running_service.endpoint_url).get_person_tracking(JobId=tud_job, MaxResults=1000)
     assert plain["Persons"] == whole.persons[:1000] and plain["JobStatus"] == whole.job_status
+
+
+def test_pages_read_by_arrow_build_the_same_table(running_service, tud_job):
+    """With persons_schema, each page's Persons come as an Arrow table read by Arrow's
+    JSON reader; the table joined from them is the one the dicts give, and a page that
+    reader cannot take (pretty-printed, several lines) is read by the json module."""
+    c = api.make_client(running_service.endpoint_url)
+    whole = api.fetch_job(c, tud_job)
+    tables: list = []
+    streamed = api.fetch_job(c, tud_job, page_size=97, persons_schema=results.RECORD_SCHEMA,
+                             on_persons=tables.append)
+    assert all(isinstance(t, pa.Table) and t.schema == results.RECORD_SCHEMA for t in tables)
+    assert sum(t.num_rows for t in tables) == len(whole.persons) and streamed.pages == len(tables)
+    assert streamed.video_metadata == whole.video_metadata and streamed.s3_object == whole.s3_object
+    pd.testing.assert_frame_equal(results.table_from_job(whole),
+                                  results.table_from_parts(streamed, [results.build_table(t) for t in tables]))
+    with pytest.raises(ValueError, match="persons_schema needs on_persons"):
+        api.fetch_job(c, tud_job, persons_schema=results.RECORD_SCHEMA)
+
+    # Arrow reads pretty-printed pages too; a page it cannot type (a field of mixed
+    # types) goes to the json module, and the table is the same.
+    first = results.records(whole.persons[:50])
+    pretty = json.dumps({"JobStatus": "SUCCEEDED", "NextToken": "t", "Persons": whole.persons[:50]}, indent=2)
+    assert api._read_with_arrow(pretty.encode(), results.RECORD_SCHEMA)[0] == {"JobStatus": "SUCCEEDED", "NextToken": "t"}
+    mixed = json.dumps({"JobStatus": "SUCCEEDED", "Extra": [1, "a"], "Persons": whole.persons[:50]}).encode()
+    assert api._read_with_arrow(mixed, results.RECORD_SCHEMA) is None
+    for body in (pretty.encode(), mixed):
+        response, handed = {"status_code": 200, "body": body}, {}
+        api._PAGE.schema = results.RECORD_SCHEMA
+        try:
+            api._persons_by_json(response_dict=response, customized_response_dict=handed)
+        finally:
+            api._PAGE.schema = None
+        assert handed["Persons"].equals(first) and "Persons" not in json.loads(response["body"])
