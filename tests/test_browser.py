@@ -245,6 +245,9 @@ def test_steps_move_only_the_timeline_cursor_and_keep_its_zoom(dashboard, tud_jo
             shown = chart.evaluate("() => document.getElementById('chart')._fullLayout.xaxis.range")
             assert shown == pytest.approx([1.5, 3.5]), shown
             assert len(figures) == loaded, figures[loaded:]  # no figure sent again for a step
+            # The chart runs plotly.js's basic bundle (installed by setup), not the full one.
+            assert chart.evaluate("() => [...document.scripts].map(s => s.src).filter(u => u.includes('plotly'))") == [
+                f"{chart.url.split('/index.html')[0]}/node_modules/plotly.js-basic-dist-min/plotly-basic.min.js"]
         finally:
             browser.close()
 

@@ -60,3 +60,20 @@ def test_figure_size_does_not_grow_with_the_job(long_data):
     assert size_long < 1.3 * size_short
     filtered = timeline.build_figure(long_data, (0, 300_000), persons=[1, 2])
     assert sorted(filtered.layout.yaxis.categoryarray) == ["#1", "#2"]
+
+
+def test_the_timeline_loads_plotlys_basic_bundle_of_the_plotly_packages_version():
+    """setup installs plotly.js's basic bundle (npm) for the timeline: the chart loads it,
+    and it is the plotly.js release the Python plotly package builds figures for."""
+    import re
+    from pathlib import Path
+
+    import plotly
+
+    from components import timeline_view
+
+    assert timeline_view.plotly_js() == timeline_view.BASIC_BUNDLE.as_posix()
+    version = re.compile(rb"plotly\.js (?:\(basic - minified\) )?v(\d+\.\d+\.\d+)")
+    basic = version.search((timeline_view.FRONTEND / timeline_view.BASIC_BUNDLE).read_bytes()[:300])
+    full = version.search((Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()[:300])
+    assert basic and full and basic.group(1) == full.group(1)

@@ -5,8 +5,11 @@ and moves its cursor without redrawing it.
 The figure's JSON reaches the browser by URL, through Streamlit's media endpoint, and
 is fetched again only when it changes (a new window, order, filter or markers); a step
 sends only the cursor's time, so the chart's zoom and pan survive steps. plotly.js is
-served from the installed plotly package's own file, by a second component declared on
-that package folder (a component serves only the files under its own path)."""
+its basic bundle (scatter and bar: 1.1 MB, about a third of the full bundle's time to
+run, which blocks the page's other frames), installed by scripts/setup.sh with npm
+from frontend/package.json. Where npm was not there, it is the full bundle the plotly
+package ships, served by a second component declared on that package folder (a
+component serves only the files under its own path)."""
 
 from __future__ import annotations
 
@@ -18,10 +21,20 @@ import streamlit.components.v1 as components
 
 from components.media import json_url
 
-_component = components.declare_component("peoplepath_timeline", path=str(Path(__file__).parent / "frontend"))
+FRONTEND = Path(__file__).parent / "frontend"
+BASIC_BUNDLE = Path("node_modules/plotly.js-basic-dist-min/plotly-basic.min.js")  # under FRONTEND
+
+_component = components.declare_component("peoplepath_timeline", path=str(FRONTEND))
 _plotly_files = components.declare_component(
     "peoplepath_plotly_js", path=str(Path(plotly.__file__).parent / "package_data"))
-PLOTLY_JS = f"../{_plotly_files.name}/plotly.min.js"  # relative to the timeline's own frame
+
+
+def plotly_js() -> str:
+    """plotly.js's URL relative to the timeline's own frame: the basic bundle when
+    setup installed it, else the full one of the plotly package."""
+    if (FRONTEND / BASIC_BUNDLE).is_file():
+        return BASIC_BUNDLE.as_posix()
+    return f"../{_plotly_files.name}/plotly.min.js"
 
 
 def render_timeline_view(*, figure_json: bytes, t_ms: int, height: int, key: str,
@@ -30,4 +43,4 @@ def render_timeline_view(*, figure_json: bytes, t_ms: int, height: int, key: str
     named "cursor") with its cursor at `t_ms`, `height` px tall. Its latest click lands
     in `st.session_state[key]` as {"t_ms", "person", "n", "at"} and calls `on_change`."""
     return _component(figure=json_url(figure_json, name=f"timeline-{key}"), t=t_ms / 1000, height=int(height),
-                      plotly=PLOTLY_JS, key=key, default=None, on_change=on_change)
+                      plotly=plotly_js(), key=key, default=None, on_change=on_change)
