@@ -171,9 +171,9 @@ def _persons_by_json(response_dict: dict[str, Any], customized_response_dict: di
 
 
 def _read_with_arrow(body: bytes, schema: pa.Schema) -> tuple[dict[str, Any], pa.Table] | None:
-    """A one-line JSON page as (its other fields, its Persons as a table of `schema`),
-    or None when Arrow's reader cannot take it (several lines, other types): the json
-    module reads it then."""
+    """A JSON page as (its other fields, its Persons as a table of `schema`), or None
+    when Arrow's reader cannot take it (a field of mixed types, values that do not fit
+    the schema): the json module reads it then."""
     import pyarrow.json as pj
 
     try:
