@@ -127,7 +127,7 @@ def fetch(endpoint: Endpoint, job_id: str) -> JobData:
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _fetch(endpoint: Endpoint, env_url: str, job_id: str) -> JobData:
     bar = st.progress(0.0, text=f"Fetching the results of {job_id}...")
-    pages: list = []  # one compact table per page; each page's dicts and Arrow records are dropped
+    pages: list = []  # one compact table per page; each page's Arrow records are dropped
 
     def progress(n: int) -> None:
         bar.progress(min(0.95, 1 - 1 / (1 + n / 5000)), text=f"Fetched {n:,} detections...")

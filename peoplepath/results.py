@@ -118,7 +118,7 @@ def _in_order(table: pd.DataFrame) -> pd.DataFrame:
 
 def table_from_parts(job: Any, parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """`table_from_job` for a job fetched streaming whose every page became a table at
-    once (`build_table(records(page))`, no size or rate), so that no page's records
+    once (`build_table(page)`, no size or rate), so that no page's records
     outlive it (a long job's Arrow pages cost more than its table): the parts joined,
     then framed, sized and sorted by its VideoMetadata."""
     meta = job.video_metadata or {}

@@ -20,7 +20,7 @@ if [ ! -f "$stamp" ]; then
 fi
 
 # The timeline's plotly.js basic bundle (npm; without npm the dashboard uses the plotly
-# package's full bundle, which takes three times as long to start in the browser).
+# package's full bundle: 3.5 MB against 1.1 MB, 1.08 s against 0.14 s to run in a browser here).
 timeline=components/timeline_view/frontend
 if [ ! -f "$timeline/node_modules/plotly.js-basic-dist-min/plotly-basic.min.js" ]; then
   if command -v npm >/dev/null; then

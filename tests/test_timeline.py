@@ -72,7 +72,7 @@ def test_the_timeline_loads_plotlys_basic_bundle_of_the_plotly_packages_version(
 
     from components import timeline_view
 
-    assert timeline_view.plotly_js() == timeline_view.BASIC_BUNDLE.as_posix()
+    assert timeline_view.PLOTLY_JS == timeline_view.BASIC_BUNDLE.as_posix()
     version = re.compile(rb"plotly\.js (?:\(basic - minified\) )?v(\d+\.\d+\.\d+)")
     basic = version.search((timeline_view.FRONTEND / timeline_view.BASIC_BUNDLE).read_bytes()[:300])
     full = version.search((Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()[:300])
