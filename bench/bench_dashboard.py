@@ -42,12 +42,16 @@ def shown_frame(page) -> int:
     return int(CAPTION.match(text.strip()).group(1))
 
 
-def first_frame_js() -> str:
-    """True once the viewer shows its frame: the exact frame's image, or the player's
-    video with a frame decoded (in its component's frame)."""
-    return ("() => !!document.querySelector(\"[data-testid='stImage'] img\") || [...document.querySelectorAll("
-            "\"iframe[title*='peoplepath_player']\")].some(f => { const v = f.contentDocument &&"
-            " f.contentDocument.querySelector('video'); return v && v.readyState >= 2; })")
+def first_frame_js(video: bool) -> str:
+    """True once the viewer shows its frame: with a video, the player's video with a
+    frame decoded (in its component's frame); without, the exact frame's image (the
+    first image on the page: the People tab's thumbnails come after it, and with a
+    video they show before the player's first frame)."""
+    if video:
+        return ("() => [...document.querySelectorAll(\"iframe[title*='peoplepath_player']\")].some(f => {"
+                " const v = f.contentDocument && f.contentDocument.querySelector('video');"
+                " return v && v.readyState >= 2; })")
+    return "() => !!document.querySelector(\"[data-testid='stImage'] img\")"
 
 
 def pets_results(service: ServiceHandle, cache: Path | None) -> dict:
@@ -81,7 +85,7 @@ def streamlit_pid(port: int) -> int:
     raise RuntimeError(f"no streamlit process on port {port}")
 
 
-def measure(url: str, job_id: str, steps: int, pid: int) -> dict:
+def measure(url: str, job_id: str, steps: int, pid: int, *, video: bool) -> dict:
     """Open the job, press next-frame as soon as the frame shows, then steady steps."""
     out: dict = {}
     received = [0]
@@ -95,7 +99,7 @@ def measure(url: str, job_id: str, steps: int, pid: int) -> dict:
             page.goto(f"{url}/?job_id={job_id}&t=0")
             out["goto"] = time.monotonic() - start
             page.get_by_text(CAPTION).first.wait_for(timeout=600_000)
-            page.wait_for_function(first_frame_js(), timeout=600_000)
+            page.wait_for_function(first_frame_js(video), timeout=600_000)
             out["first_frame"] = time.monotonic() - start
             pressed = time.monotonic()
             page.locator(NEXT).first.click(timeout=600_000)
@@ -154,7 +158,7 @@ def main() -> None:
             doc, 1, n_frames=PETS_FRAMES, video={"S3Object": {"Bucket": "long", "Name": "absent.mp4"}}))
         with streamlit_server(script, {"AWS_ENDPOINT_URL_REKOGNITION": service.endpoint_url,
                                                        "PEOPLEPATH_DATA_DIR": str(service.data_dir)}, work) as url:
-            measure(url, warm, 1, streamlit_pid(int(url.rsplit(":", 1)[1])))
+            measure(url, warm, 1, streamlit_pid(int(url.rsplit(":", 1)[1])), video=False)
         for with_video in modes:
             for times in args.times:
                 name = f"pets_x{times}.mp4" if with_video else f"absent_x{times}.mp4"
@@ -173,7 +177,7 @@ def main() -> None:
                        "XDG_CACHE_HOME": str(work / f"cache-{job_id}")}  # no proxy yet: a first open
                 with streamlit_server(script, env, work) as url:
                     pid = streamlit_pid(int(url.rsplit(":", 1)[1]))
-                    result = measure(url, job_id, args.steps, pid)
+                    result = measure(url, job_id, args.steps, pid, video=with_video)
                     _, result["rss_peak"] = rss_mb(pid)
                 result.update(times=times, video=with_video, detections=n1 * times, persons=persons)
                 rows.append(result)

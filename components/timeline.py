@@ -35,6 +35,10 @@ ORDERS = ("First appearance", "Duration", "Index")
 MAX_ROWS = 150  # rows drawn at most (a longer window of a crowd says so and shows the first)
 MAX_ROWS_DEFAULT = 40  # the default window is the longest with about this many persons in it
 CURSOR = "#e4572e"
+# The rows' labels get a left margin from their length (7 px a character at 11 px is
+# wider than plotly's measured 6), not plotly's automargin: that measures the labels
+# and draws the chart a second time, 0.4 of its 1 s first draw in Chromium here.
+LABEL_PX, MIN_LEFT_PX = 7, 30
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,8 @@ def build_figure(data: JobData, window: tuple[int, int], *, order: str = ORDERS[
     rows_px = ROW_PX * n_rows + 12
     height = top + rows_px + GAP_PX + STRIP_PX + GAP_PX + OVERVIEW_PX + 28
     plot = height - top - 28
+    left = max(MIN_LEFT_PX, 12 + LABEL_PX * max((len(t) for t in [*labels.values(), MISSED_ROW if missed else ""]),
+                                                default=0))
 
     def frac(px: float) -> float:
         return px / plot
@@ -190,10 +196,10 @@ def build_figure(data: JobData, window: tuple[int, int], *, order: str = ORDERS[
     r_bottom = frac(OVERVIEW_PX + GAP_PX + STRIP_PX + GAP_PX)
     fig = go.Figure([*spans, *points, strip, overview, *extra])
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=top, b=28), bargap=0.25, barmode="overlay",
+        height=height, margin=dict(l=left, r=10, t=top, b=28), bargap=0.25, barmode="overlay",
         clickmode="event+select", dragmode="pan", uirevision=f"{data.cache_key}|{w0}|{w1}",
         showlegend=bool(extra), legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", font=dict(size=11)),
-        yaxis=dict(domain=[r_bottom, 1.0], type="category", categoryorder="array", dtick=1, automargin=True,
+        yaxis=dict(domain=[r_bottom, 1.0], type="category", categoryorder="array", dtick=1,
                    categoryarray=([MISSED_ROW] if missed else []) + [labels[i] for i in reversed(rows)],
                    range=[-0.5, n_rows - 0.5], fixedrange=True, tickfont=dict(size=11)),
         yaxis2=dict(domain=[frac(OVERVIEW_PX + GAP_PX), s_top], title=dict(text="det/s", font=dict(size=11)),

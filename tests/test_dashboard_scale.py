@@ -20,8 +20,9 @@ TUD_FRAMES = 179
 FRAME_IMG = "[data-testid='stImage'] img"
 ROW_LABELS_JS = """() => {
     const gd = document.getElementById('chart'), fl = gd._fullLayout;
-    const shown = [...gd.querySelectorAll('.yaxislayer-above .ytick text')].map(t => t.textContent);
-    return {rows: [...fl.yaxis.categoryarray], shown, height: fl.height, nrows: fl.yaxis.categoryarray.length,
+    const ticks = [...gd.querySelectorAll('.yaxislayer-above .ytick text')], shown = ticks.map(t => t.textContent);
+    const left = Math.min(...ticks.map(t => t.getBoundingClientRect().left)) - gd.getBoundingClientRect().left;
+    return {rows: [...fl.yaxis.categoryarray], shown, left, height: fl.height, nrows: fl.yaxis.categoryarray.length,
             px: fl.yaxis._length / Math.max(fl.yaxis.categoryarray.length, 1)};
 }"""
 
@@ -75,6 +76,7 @@ def test_long_job_steps_and_rows(running_service, tud_job):
     long_rows = layouts["long"]
     assert 3 <= long_rows["nrows"] < 600  # the window's persons, not all 600
     assert sorted(long_rows["shown"]) == sorted(long_rows["rows"])  # every row labelled
+    assert long_rows["left"] >= 0 and layouts["short"]["left"] >= 0, layouts  # and inside the chart's left margin
     assert long_rows["px"] >= 14  # a readable row
     assert sorted(layouts["short"]["shown"]) == sorted(layouts["short"]["rows"])
     ratio = steps["long"] / steps["short"]
