@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from peoplepath.video import Frame, FrameReader, VideoError, VideoInfo
 
 EMBEDDED, BOTO, CUSTOM = "Local PeoplePath service", "boto3 settings (AWS or AWS_ENDPOINT_URL)", "Custom endpoint URL"
 ENDPOINT_MODES = (EMBEDDED, BOTO, CUSTOM)
+PROGRESS_EVERY_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -127,20 +129,24 @@ def fetch(endpoint: Endpoint, job_id: str) -> JobData:
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _fetch(endpoint: Endpoint, env_url: str, job_id: str) -> JobData:
     bar = st.progress(0.0, text=f"Fetching the results of {job_id}...")
-    pages: list = []  # one compact table per page; each page's Arrow records are dropped
+    table = results.StreamedTable()  # compact parts; the pages' Arrow records are dropped
+    shown = [0.0]
 
     def progress(n: int) -> None:
-        bar.progress(min(0.95, 1 - 1 / (1 + n / 5000)), text=f"Fetched {n:,} detections...")
+        # A few updates a second: one per page (hundreds of them) cost the page run and
+        # the browser a redraw each, 0.5 s for a 278-page job.
+        if time.monotonic() - shown[0] >= PROGRESS_EVERY_S:
+            shown[0] = time.monotonic()
+            bar.progress(min(0.95, 1 - 1 / (1 + n / 5000)), text=f"Fetched {n:,} detections...")
 
     try:
-        job = api.fetch_job(get_client(endpoint), job_id, progress=progress,
-                            on_persons=lambda persons: pages.append(results.build_table(persons)),
+        job = api.fetch_job(get_client(endpoint), job_id, progress=progress, on_persons=table.add,
                             persons_schema=results.RECORD_SCHEMA)
     finally:
         bar.empty()
     if job.job_status != "SUCCEEDED":
         raise NotFinished(job)
-    return _derive(job, results.table_from_parts(job, pages), "api", f"api:{job_id}")
+    return _derive(job, table.table(job), "api", f"api:{job_id}")
 
 
 def job_status(endpoint: Endpoint, job_id: str) -> api.JobResult:

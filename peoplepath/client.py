@@ -12,7 +12,7 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -146,10 +146,17 @@ def _persons_by_json(response_dict: dict[str, Any], customized_response_dict: di
     277,000-detection job took to fetch); the records come out the same, since the JSON
     protocol's field names and values are the document's own. When the calling thread
     asks for a schema (`fetch_job(persons_schema=...)`), the Persons come as an Arrow
-    table read by Arrow's JSON reader, outside the GIL."""
+    table read by Arrow's JSON reader, outside the GIL. A NextToken seen in the raw body
+    is handed to the thread's `ahead` first, so the next page can be asked for while
+    this one is read."""
     if response_dict.get("status_code") != 200:
         return
     body = response_dict.get("body") or b""
+    ahead = getattr(_PAGE, "ahead", None)
+    if ahead is not None:
+        token = _next_token_in(body)
+        if token:
+            ahead(token)
     schema = getattr(_PAGE, "schema", None)
     read = _read_with_arrow(body, schema) if schema is not None else None
     if read is None:
@@ -168,6 +175,16 @@ def _persons_by_json(response_dict: dict[str, Any], customized_response_dict: di
         read = doc, persons
     response_dict["body"] = json.dumps(read[0]).encode()
     customized_response_dict["Persons"] = read[1]
+
+
+_NEXT_TOKEN = re.compile(rb'"NextToken"\s*:\s*"([^"\\]+)"')
+
+
+def _next_token_in(body: bytes) -> str | None:
+    """The NextToken a raw page body names, if it names exactly one plain (unescaped)
+    one: a guess to request ahead on, which the parsed page confirms or overrules."""
+    found = _NEXT_TOKEN.findall(body)
+    return found[0].decode() if len(found) == 1 else None
 
 
 def _read_with_arrow(body: bytes, schema: pa.Schema) -> tuple[dict[str, Any], pa.Table] | None:
@@ -191,13 +208,70 @@ def _read_with_arrow(body: bytes, schema: pa.Schema) -> tuple[dict[str, Any], pa
     return page.drop_columns(["Persons"]).to_pylist()[0], persons
 
 
-def _page(client: Any, schema: pa.Schema | None, params: dict[str, Any]) -> dict[str, Any]:
-    """One GetPersonTracking call, its Persons read to `schema` when one is given."""
-    _PAGE.schema = schema
+def _page(client: Any, schema: pa.Schema | None, params: dict[str, Any],
+          ahead: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """One GetPersonTracking call, its Persons read to `schema` when one is given;
+    `ahead(token)` is called with the NextToken as soon as the raw body shows it."""
+    _PAGE.schema, _PAGE.ahead = schema, ahead
     try:
         return _call(client.get_person_tracking, **params)
     finally:
-        _PAGE.schema = None
+        _PAGE.schema = _PAGE.ahead = None
+
+
+class _Pager:
+    """GetPersonTracking pages requested ahead: page n+1 is asked for the moment page n's
+    raw body names its NextToken, before page n's Persons are read, so the endpoint's
+    work and the wire overlap the reading and the caller's work on the page before. At
+    most two pages run ahead of the caller (a page not yet claimed guesses no further).
+    A guessed token that the parsed page does not confirm is dropped and the right one
+    requested."""
+
+    def __init__(self, client: Any, schema: pa.Schema | None, params: dict[str, Any]) -> None:
+        self._client, self._schema, self._params = client, schema, params
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="peoplepath-fetch")
+        self._lock = threading.Lock()
+        self._guessed: dict[str, Future] = {}  # pages asked for ahead, not yet claimed
+        self._deferred: dict[str, str] = {}  # an unclaimed page's token -> the token it names
+
+    def __enter__(self) -> "_Pager":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            self._drop_guesses()
+        self._pool.shutdown(wait=True)
+
+    def request(self, token: str | None) -> Future:
+        """The page after `token` (the first page for None): claimed if it was asked for
+        ahead, else asked for now."""
+        with self._lock:
+            future = self._guessed.pop(token, None) if token else None
+            deferred = self._deferred.pop(token, None) if future is not None else None
+            self._drop_guesses()
+            if future is None:
+                future = self._submit(token)
+            if deferred:
+                self._guessed[deferred] = self._submit(deferred)
+        return future
+
+    def _drop_guesses(self) -> None:
+        for stale in self._guessed.values():
+            stale.cancel()
+        self._guessed.clear()
+        self._deferred.clear()
+
+    def _submit(self, token: str | None) -> Future:
+        params = {**self._params, "NextToken": token} if token else self._params
+        return self._pool.submit(_page, self._client, self._schema, params, lambda named: self._guess(token, named))
+
+    def _guess(self, token: str | None, named: str) -> None:
+        """The page asked for with `token` names `named` as its NextToken."""
+        with self._lock:
+            if token is not None and token in self._guessed:
+                self._deferred[token] = named  # two ahead already: wait for the claim
+            elif named not in self._guessed:
+                self._guessed[named] = self._submit(named)
 
 
 def fetch_job(
@@ -228,10 +302,10 @@ def fetch_job(
     pages: list[dict[str, Any]] = []
     persons: list[dict[str, Any]] = []
     fetched = 0
-    # The next page is requested while this one is handed over: the endpoint's work and
-    # the wire overlap the caller's (a long job is hundreds of pages).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="peoplepath-fetch") as ahead:
-        pending = ahead.submit(_page, client, persons_schema, params)
+    # Pages are requested ahead (a long job is hundreds of them): the endpoint's work and
+    # the wire overlap the reading of the page before and the caller's work on it.
+    with _Pager(client, persons_schema, params) as pager:
+        pending = pager.request(None)
         while True:
             page = pending.result()
             page_persons = page.pop("Persons", None)
@@ -242,7 +316,7 @@ def fetch_job(
                 break
             token = page.get("NextToken")
             if token:
-                pending = ahead.submit(_page, client, persons_schema, {**params, "NextToken": token})
+                pending = pager.request(token)
             fetched += len(page_persons)
             if on_persons is not None:
                 on_persons(page_persons)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -33,25 +35,84 @@ def test_fetch_pages_through_the_service(running_service, tud_job):
     assert again.persons == paged.persons and again.job_id == tud_job
 
 
-def test_next_page_is_requested_while_this_one_is_handed_over(running_service, tud_job):
+def test_pages_are_requested_up_to_two_ahead(running_service, tud_job):
+    """While page k is handed over, pages k+1 and k+2 are already asked for (each as soon
+    as the page before shows its NextToken, before its Persons are read), never k+3,
+    and no request goes beyond the last page."""
     c = api.make_client(running_service.endpoint_url)
+    total = api.fetch_job(c, tud_job, page_size=97).pages
     requests: list[dict] = []
     c.meta.events.register("before-parameter-build.rekognition.GetPersonTracking",
                            lambda params, **_: requests.append(dict(params)))
     seen_while_handing: list[int] = []
 
     def on_persons(persons: list) -> None:
-        # While a full page k is handled, page k + 1 is already requested (waits at most 10 s).
+        want = min(len(seen_while_handing) + 3, total)  # handing page k: k+2 asked for
         deadline = time.monotonic() + 10
-        while (len(persons) == 97 and len(requests) <= len(seen_while_handing) + 1
-               and time.monotonic() < deadline):
+        while len(requests) < want and time.monotonic() < deadline:
             time.sleep(0.01)
+        time.sleep(0.05)  # room for a request too many to show
         seen_while_handing.append(len(requests))
 
     job = api.fetch_job(c, tud_job, page_size=97, on_persons=on_persons)
-    assert job.pages > 3 and len(requests) == job.pages  # no request beyond the last page
-    assert seen_while_handing[:-1] == list(range(2, job.pages + 1))
-    assert seen_while_handing[-1] == job.pages
+    assert total > 4 and job.pages == total and len(requests) == total
+    assert seen_while_handing == [min(k + 2, total) for k in range(1, total + 1)]
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """GetPersonTracking over real HTTP from `server.pages` (NextToken -> raw body)."""
+
+    def do_POST(self) -> None:
+        token = json.loads(self.rfile.read(int(self.headers["Content-Length"]))).get("NextToken")
+        self.server.seen.append(token)
+        body = self.server.pages.get(token)
+        status = 200 if body is not None else 400
+        if body is None:
+            body = json.dumps({"__type": "InvalidPaginationTokenException", "message": "no such token"})
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body.encode())))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("as_table", [False, True])
+def test_a_wrong_guess_at_the_next_token_is_overruled(as_table):
+    """A page whose raw body names a NextToken that is not its own (here nested in a field
+    boto3 ignores, while the real one is escaped): the guess is asked for and dropped,
+    the page's real token followed, and every detection comes once, in order."""
+    persons = make_persons(3, 30)
+    thirds = [persons[i::3] for i in range(3)]
+    rec = [",".join(json.dumps(p) for p in part) for part in thirds]
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Pages)
+    server.seen = []
+    server.pages = {
+        None: '{"JobStatus":"SUCCEEDED","Extra":{"NextToken":"decoy"},"NextToken":"p\\u0032","Persons":[%s]}' % rec[0],
+        "p2": '{"JobStatus":"SUCCEEDED","NextToken":"p3","Persons":[%s]}' % rec[1],
+        "p3": '{"JobStatus":"SUCCEEDED","Persons":[%s]}' % rec[2],
+    }
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        c = api.make_client(f"http://127.0.0.1:{server.server_address[1]}")
+        got: list = []
+        if as_table:
+            from peoplepath import results
+
+            job = api.fetch_job(c, "job-1", on_persons=lambda t: got.extend(t.to_pylist()),
+                                persons_schema=results.RECORD_SCHEMA)
+            got = [p["Timestamp"] for p in got]
+        else:
+            job = api.fetch_job(c, "job-1")
+            got = [p["Timestamp"] for p in job.persons]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert job.pages == 3 and job.job_status == "SUCCEEDED"
+    assert got == [p["Timestamp"] for part in thirds for p in part]
+    assert sorted(server.seen, key=str) == sorted([None, "decoy", "p2", "p3"], key=str)
 
 
 def test_status_of_a_finished_job_is_one_call(running_service, tud_job):

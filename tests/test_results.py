@@ -163,6 +163,26 @@ def test_streamed_pages_build_the_same_compact_table(running_service, tud_job):
     assert plain["Persons"] == whole.persons[:1000] and plain["JobStatus"] == whole.job_status
 
 
+def test_streamed_table_builds_in_batches_the_same_table(running_service, tud_job):
+    """StreamedTable (the dashboard's fetch) joins pages into batches of batch_rows before
+    building a part, never holding a batch's worth of records after a page is added; the table is
+    the one built from all records at once, whatever the batch size."""
+    c = api.make_client(running_service.endpoint_url)
+    whole = results.table_from_job(api.fetch_job(c, tud_job))
+    for batch_rows in (1, 300, 10**9):
+        streamed = results.StreamedTable(batch_rows=batch_rows)
+        held: list[int] = []
+
+        def add(persons, streamed=streamed, held=held) -> None:
+            streamed.add(persons)
+            held.append(streamed._held_rows)
+
+        job = api.fetch_job(c, tud_job, page_size=97, persons_schema=results.RECORD_SCHEMA, on_persons=add)
+        assert max(held) < batch_rows  # a full batch became a part at once
+        pd.testing.assert_frame_equal(streamed.table(job), whole)
+        assert len(streamed._parts) == {1: job.pages, 300: -(-job.pages // 4), 10**9: 1}[batch_rows]
+
+
 def test_pages_read_by_arrow_build_the_same_table(running_service, tud_job):
     """With persons_schema, each page's Persons come as an Arrow table read by Arrow's
     JSON reader; the table joined from them is the one the dicts give, and a page that
