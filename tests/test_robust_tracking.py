@@ -9,7 +9,7 @@ import pytest
 from peoplepath.engine.chunking import WHOLE_VIDEO, ChunkBuilder, Timings
 from peoplepath.engine.extend import extend_tracks
 from peoplepath.engine.settings import EngineSettings
-from peoplepath.engine.tracker import ByteTracker, buffered
+from peoplepath.engine.tracker import ByteTracker, buffered, confirm_hits
 from peoplepath.engine.types import Detections
 
 
@@ -28,6 +28,17 @@ def _walker(step_px: float, frames: int) -> list[Detections]:
 
 def _ids(tracker: ByteTracker, frames: list[Detections]) -> set[int]:
     return {box.track_id for dets in frames for box in tracker.update(dets)}
+
+
+def test_confirmation_asks_no_more_hits_than_frames_in_its_time() -> None:
+    """track_confirm_seconds caps track_min_hits by the frames within that long of a
+    track's first: unchanged at video rates, one hit where frames are seconds apart."""
+    assert [confirm_hits(2, 0.4, fps) for fps in (25.0, 7.0, 3.5, 2.5, 2.33, 1.0)] == [2, 2, 2, 2, 1, 1]
+    assert [confirm_hits(4, 0.4, fps) for fps in (25.0, 7.0, 3.5)] == [4, 3, 2]
+    assert confirm_hits(2, 0.0, 25.0) == 1 and confirm_hits(1, 10.0, 25.0) == 1
+    assert EngineSettings().track_confirm_seconds == 0.4
+    with pytest.raises(ValueError, match="track_confirm_seconds"):
+        EngineSettings(track_confirm_seconds=-1)
 
 
 def test_a_fast_walker_at_a_low_frame_rate_keeps_one_identity_with_a_motion_buffer() -> None:

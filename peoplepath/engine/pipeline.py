@@ -25,7 +25,7 @@ from .detector import PersonDetector
 from .detector_nanodet import INT8_MODEL_PATH, NanoDetPersonDetector
 from .face_schedule import FaceSchedule
 from .faces import FaceAnalyzer
-from .tracker import ByteTracker
+from .tracker import ByteTracker, confirm_hits
 from .settings import EngineSettings
 from .types import Detections
 
@@ -109,7 +109,7 @@ class Pipeline:
             new_track_threshold=settings.track_new_threshold,
             match_iou=settings.track_match_iou,
             lost_track_seconds=settings.track_lost_seconds,
-            min_hits=settings.track_min_hits,
+            min_hits=confirm_hits(settings.track_min_hits, settings.track_confirm_seconds, frame_rate),
             appearance_gate=settings.appearance_gate,
             motion_buffer=settings.track_motion_buffer,
             frame_rate=frame_rate,

@@ -36,6 +36,11 @@ class EngineSettings:
     track_match_iou: float = 0.1
     track_lost_seconds: float = 2.0
     track_min_hits: int = 2
+    # track_confirm_seconds: a new track is confirmed after track_min_hits hits, or after
+    # as many as the frames within this long of its first (one at least): where frames are
+    # far apart in time a person need not stay for track_min_hits of them. 0.4 s changes only
+    # frame rates under 2.5 fps (robustness suite: PETS09-S2L1 every 3rd frame, 2.33 fps).
+    track_confirm_seconds: float = 0.4
     appearance_gate: float = 0.4
     # Offline (offline.py, tracker.postprocess): join fragments of one person across gaps of
     # up to max_gap_seconds when motion agrees within merge_max_distance box heights, fill
@@ -91,6 +96,8 @@ class EngineSettings:
             raise ValueError(f"need 1 <= face_every <= 1000; got {self.face_every}")
         if not 0 <= self.extend_seconds <= 60:
             raise ValueError(f"extend_seconds must be in [0, 60]; got {self.extend_seconds}")
+        if not 0 <= self.track_confirm_seconds <= 3600:
+            raise ValueError(f"track_confirm_seconds must be in [0, 3600]; got {self.track_confirm_seconds}")
         if not 0 <= self.track_motion_buffer <= 10:
             raise ValueError(f"track_motion_buffer must be in [0, 10]; got {self.track_motion_buffer}")
         if not 0.2 <= self.box_width_scale <= 2.0:

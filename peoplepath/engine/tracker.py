@@ -126,6 +126,12 @@ def hellinger(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(1.0 - bc, 0.0, None))
 
 
+def confirm_hits(min_hits: int, confirm_seconds: float, frame_rate: float) -> int:
+    """Hits that confirm a new track: `min_hits`, or fewer where fewer frames fall within
+    `confirm_seconds` of the first (frames 1/frame_rate apart), one at least."""
+    return max(1, min(min_hits, 1 + int(confirm_seconds * frame_rate + 1e-9)))
+
+
 class ByteTracker:
     """Online ByteTrack. One instance per video; call `update` once per analysed frame.
 
