@@ -106,11 +106,11 @@ def run_suite(
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'clip':15s} {'version':18s} {'HOTA':>6s} {'source':>6s} {'drop':>6s}   MOTA   IDF1"]
+    lines = [f"{'clip':15s} {'version':20s} {'HOTA':>6s} {'source':>6s} {'drop':>6s}   MOTA   IDF1"]
     for r in rows:
         drop = r["source"]["HOTA"] - r["HOTA"]
         lines.append(
-            f"{r['clip']:15s} {r['version']:18s} {r['HOTA']:6.2f} {r['source']['HOTA']:6.2f} {drop:6.2f} "
+            f"{r['clip']:15s} {r['version']:20s} {r['HOTA']:6.2f} {r['source']['HOTA']:6.2f} {drop:6.2f} "
             f"{r['MOTA']:6.2f} {r['IDF1']:6.2f}"
         )
     if not rows:

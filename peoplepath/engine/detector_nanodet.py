@@ -22,6 +22,7 @@ import numpy as np
 
 from .detector import nms
 from .runtime import MAX_THREADS, check_bgr, fraction, int_in, onnx_session
+from .settings import LOW_LIGHT
 from .types import Detections
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -49,24 +50,28 @@ DARK_LUMA = 70.0
 _CLAHE = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
 
 
-def brighten(image_bgr: np.ndarray) -> np.ndarray:
+def brighten(image_bgr: np.ndarray, *, denoise: bool = False) -> np.ndarray:
     """`image_bgr` with contrast-limited adaptive histogram equalisation on its luma when
-    it is dark (mean luma under DARK_LUMA); otherwise the image itself."""
+    it is dark (mean luma under DARK_LUMA), after a 3x3 median filter with `denoise`
+    (CLAHE lifts sensor noise with the shadows); otherwise the image itself."""
     ycc = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2YCrCb)
     if float(ycc[:, :, 0].mean()) >= DARK_LUMA:
         return image_bgr
+    if denoise:
+        ycc = cv2.cvtColor(cv2.medianBlur(image_bgr, 3), cv2.COLOR_BGR2YCrCb)
     ycc[:, :, 0] = _CLAHE.apply(np.ascontiguousarray(ycc[:, :, 0]))
     return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR)
 
 
 def preprocess(image_bgr: np.ndarray, long_side: int, low_light: str = "off") -> tuple[np.ndarray, int, int]:
     """The network input for a BGR frame, (1, 3, h, w) float32 normalised, and (w, h).
-    low_light "clahe": a dark frame is brightened (`brighten`) after resizing."""
+    low_light "clahe" / "denoise-clahe": a dark frame is brightened (`brighten`) after
+    resizing."""
     height, width = image_bgr.shape[:2]
     in_w, in_h = input_size(width, height, long_side)
     resized = cv2.resize(image_bgr, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
-    if low_light == "clahe":
-        resized = brighten(resized)
+    if low_light != "off":
+        resized = brighten(resized, denoise=low_light == "denoise-clahe")
     blob = np.empty((1, 3, in_h, in_w), np.float32)
     for c in range(3):
         np.multiply(np.subtract(resized[:, :, c], MEAN_BGR[c], dtype=np.float32), INV_STD_BGR[c], out=blob[0, c])
@@ -81,7 +86,8 @@ class NanoDetPersonDetector:
     nms_iou: boxes overlapping a higher-scoring box by more than this IoU are dropped.
     input_long_side: the network input's longer side in pixels, a multiple of 32 in
         64..1280; 384 gives 384x288 for 4:3 video.
-    low_light: "clahe" brightens dark frames before the network (`brighten`); "off".
+    low_light: "clahe" brightens dark frames before the network (`brighten`),
+        "denoise-clahe" after a median filter; "off".
     """
 
     def __init__(
@@ -94,8 +100,8 @@ class NanoDetPersonDetector:
         input_long_side: int = 384,
         low_light: str = "off",
     ) -> None:
-        if low_light not in ("off", "clahe"):
-            raise ValueError(f"low_light must be 'off' or 'clahe', got {low_light!r}")
+        if low_light not in LOW_LIGHT:
+            raise ValueError(f"low_light must be one of {LOW_LIGHT}, got {low_light!r}")
         self.low_light = low_light
         self.score_threshold = fraction("score_threshold", score_threshold)
         self.nms_iou = fraction("nms_iou", nms_iou)
