@@ -23,7 +23,7 @@ from peoplepath.video import Frame, FrameReader, VideoError, VideoInfo
 
 # Arrow allocates from the system allocator here: its default (mimalloc) kept the freed
 # buffers of a long job's fetch resident, about 50 MB of the peak (a 277,200-detection
-# fetch and join: peak 304 -> 256 MB, from 135 MB; fetch time the same).
+# fetch and join: peak 323 -> 256 MB, from 135 MB; fetch time the same).
 pa.set_memory_pool(pa.system_memory_pool())
 
 EMBEDDED, BOTO, CUSTOM = "Local PeoplePath service", "boto3 settings (AWS or AWS_ENDPOINT_URL)", "Custom endpoint URL"
