@@ -41,6 +41,23 @@ def test_confirmation_asks_no_more_hits_than_frames_in_its_time() -> None:
         EngineSettings(track_confirm_seconds=-1)
 
 
+def test_a_dark_frame_starts_tracks_at_its_own_threshold() -> None:
+    """track_dark_new_threshold: on a dark frame a person scored under the new-track
+    threshold (darkness lowers scores) still starts a track; on other frames it does not."""
+    from peoplepath.engine.detector_nanodet import is_dark
+
+    person = Detections(np.array([[10, 10, 60, 160]], np.float32), np.array([0.55], np.float32))
+    make = lambda: ByteTracker(min_hits=1, high_threshold=0.45, new_track_threshold=0.6, frame_rate=25)  # noqa: E731
+    assert make().update(person) == []
+    assert [b.score for b in make().update(person, new_track_threshold=0.5)] == [pytest.approx(0.55)]
+    with pytest.raises(ValueError, match="new_track_threshold"):
+        make().update(person, new_track_threshold=0.3)  # under the high threshold
+    assert is_dark(np.full((48, 64, 3), 40, np.uint8)) and not is_dark(np.full((48, 64, 3), 120, np.uint8))
+    assert EngineSettings().track_dark_new_threshold == 0.5 < EngineSettings().track_new_threshold
+    with pytest.raises(ValueError, match="track_dark_new_threshold"):
+        EngineSettings(track_dark_new_threshold=0.3)
+
+
 def test_a_fast_walker_at_a_low_frame_rate_keeps_one_identity_with_a_motion_buffer() -> None:
     frames = _walker(60.0, 8)  # moves more than its own width a frame: plain IoU is 0
     plain = ByteTracker(frame_rate=5, min_hits=1, high_threshold=0.5, new_track_threshold=0.5)

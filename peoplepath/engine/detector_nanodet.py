@@ -50,6 +50,12 @@ DARK_LUMA = 70.0
 _CLAHE = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
 
 
+def is_dark(image_bgr: np.ndarray) -> bool:
+    """True when the frame's mean luma (on every 4th pixel) is under DARK_LUMA."""
+    small = np.ascontiguousarray(image_bgr[::4, ::4])
+    return float(cv2.cvtColor(small, cv2.COLOR_BGR2YCrCb)[:, :, 0].mean()) < DARK_LUMA
+
+
 def brighten(image_bgr: np.ndarray, *, denoise: bool = False) -> np.ndarray:
     """`image_bgr` with contrast-limited adaptive histogram equalisation on its luma when
     it is dark (mean luma under DARK_LUMA), after a 3x3 median filter with `denoise`

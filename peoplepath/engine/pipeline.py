@@ -22,7 +22,7 @@ from ..video import Frame, VideoInfo, iter_frames, probe
 from .appearance import histograms
 from .chunking import WHOLE_VIDEO, ChunkBuilder, ChunkResult, ChunkSpec, JobTracks, Timings, face_row, finish, plan_chunks
 from .detector import PersonDetector
-from .detector_nanodet import INT8_MODEL_PATH, NanoDetPersonDetector
+from .detector_nanodet import INT8_MODEL_PATH, NanoDetPersonDetector, is_dark
 from .face_schedule import FaceSchedule
 from .faces import FaceAnalyzer
 from .tracker import ByteTracker, confirm_hits
@@ -128,7 +128,9 @@ class Pipeline:
                 # Histograms of the detector's own boxes, before narrowing (as tuned).
                 features = histograms(frame.image, people.xyxy) if settings.appearance_gate < 1.0 else None
                 narrowed = scale_widths(people, settings.box_width_scale)
-                tracked = tracker.update(narrowed, features)
+                dark = settings.track_dark_new_threshold != settings.track_new_threshold and is_dark(frame.image)
+                tracked = tracker.update(narrowed, features,
+                                         new_track_threshold=settings.track_dark_new_threshold if dark else None)
                 t2 = time.perf_counter()
                 ids = np.array([b.track_id for b in tracked], np.int32)
                 boxes = np.array([b.xyxy for b in tracked], np.float32).reshape(-1, 4)

@@ -192,11 +192,17 @@ class ByteTracker:
         self._frame = 0
         self._next_id = 1
 
-    def update(self, detections: Detections, features: np.ndarray | None = None) -> list[TrackedBox]:
+    def update(self, detections: Detections, features: np.ndarray | None = None, *,
+               new_track_threshold: float | None = None) -> list[TrackedBox]:
         """Advance one frame; return the confirmed tracks matched in it (Kalman-smoothed boxes).
 
         `features`: optional (N, D) L1-normalised appearance histograms, one row per detection.
+        `new_track_threshold`: this frame's score to start a track (high_threshold..1), in
+        place of the tracker's own.
         """
+        if new_track_threshold is not None and not self.high_threshold <= np.float32(new_track_threshold) <= 1.0:
+            raise ValueError(f"new_track_threshold must be in [high_threshold, 1]; got {new_track_threshold}")
+        start_score = self.new_track_threshold if new_track_threshold is None else float(np.float32(new_track_threshold))
         if features is not None:
             features = np.asarray(features, np.float64)
             if features.ndim != 2 or len(features) != len(detections):
@@ -240,7 +246,7 @@ class ByteTracker:
         # 4) new tracks from high detections nobody took
         for c in sorted(left_new):
             i = left_high_idx[c]
-            if scores[i] >= self.new_track_threshold:
+            if scores[i] >= start_score:
                 t = _Track(boxes[i], scores[i], frame)
                 t.blend_feature(_row(features, i), self.appearance_momentum)
                 if self.min_hits <= 1 or frame == 1:  # ByteTrack confirms the first frame at once
